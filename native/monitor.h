@@ -1,0 +1,21 @@
+/* The shim parent: clones the child, then monitors the container until it exits. */
+#ifndef MONITOR_H
+#define MONITOR_H
+
+#include "plan.h"
+
+#include <stdbool.h>
+
+/* The plan's options. */
+struct opts {
+	unsigned long clone_flags;
+	bool tty;
+	const char *exit_file; /* or NULL */
+	char **exit_cmd;       /* argv, or NULL */
+	size_t nsteps;         /* steps in the plan; the last one is exec */
+};
+
+/* Runs the plan; returns the shim's exit status (the container's, or 125). */
+int monitor(const struct plan *p, const struct opts *o);
+
+#endif

@@ -1,0 +1,33 @@
+/* The launch plan: length-prefixed records read from fd 3 (docs/shim-protocol.md). */
+#ifndef PLAN_H
+#define PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One record: f[0] is its name, f[1..n) its fields, f[n] is NULL. Fields are NUL-terminated. */
+struct record {
+	char **f;
+	uint32_t n;
+};
+
+struct plan {
+	struct record *r;
+	size_t n;
+};
+
+/* Reads and decodes the plan on FD. Returns 0 or an errno (EINVAL: malformed). */
+int plan_read(int fd, struct plan *p);
+
+/*
+ * Decodes the record at buf[*pos..len) in place, advancing *pos: each field moves over its own
+ * length prefix and gets a NUL. Stores up to MAX field pointers and a NULL in F. Returns the
+ * number of fields, or -1 if the record is truncated, empty, has a NUL inside a field or more
+ * than MAX fields.
+ */
+int record_decode(char *buf, size_t len, size_t *pos, char **f, uint32_t max);
+
+/* Parses all of S as a number in BASE that is at most MAX. Returns 0 or EINVAL. */
+int field_num(const char *s, int base, unsigned long long max, unsigned long long *out);
+
+#endif
