@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Sets whalebox up on a fresh Debian 12 machine, as root: the Debian packages it and its tests
+# need, the npm dependencies, the bundle and the shim, and busybox:latest in the store.
+# Safe to run again. WHALEBOX_ROOT chooses the store (default /var/lib/whalebox).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# busybox-static: the first image; build-essential: the shim (static libc) and better-sqlite3;
+# python3: node-gyp, and the pseudo-terminal test; util-linux/iproute2/procps: tests look around.
+packages=(busybox-static build-essential python3 util-linux iproute2 procps)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci runs the "prepare" script, which builds dist/whalebox.cjs and native/whalebox-shim.
+npm ci --no-audit --no-fund --loglevel=error
+
+mkdir -p build
+bash scripts/make-busybox-rootfs.sh build/busybox-rootfs.tar
+./bin/whalebox import build/busybox-rootfs.tar busybox:latest >/dev/null
+echo "setup: done; busybox:latest is in ${WHALEBOX_ROOT:-/var/lib/whalebox}"

@@ -1,0 +1,59 @@
+import { Command, CommanderError } from 'commander';
+import { WhaleboxError } from '../util/errors.js';
+import { createContext, type Context, type GlobalOptions } from '../engine/context.js';
+import { registerCommands } from './commands.js';
+
+/** Docker's status for a usage error or an engine failure. */
+const ENGINE_FAILURE = 125;
+
+function buildProgram(): Command {
+  const program = new Command('whalebox')
+    .description('A Docker-compatible container engine')
+    .version(process.env.WHALEBOX_VERSION ?? '0.1.0', '-v, --version')
+    .option('--root <dir>', 'persistent state directory (env WHALEBOX_ROOT)')
+    .option('--run-root <dir>', 'volatile state directory (env WHALEBOX_RUN_ROOT)')
+    .enablePositionalOptions()
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} });
+  let context: Context | undefined;
+  const getContext = (): Context => (context ??= createContext(program.opts<GlobalOptions>()));
+  registerCommands(program, getContext);
+  for (const command of program.commands) {
+    command.exitOverride().configureOutput({ writeErr: () => {} });
+  }
+  return program;
+}
+
+/** Commander's messages, reworded as Docker prints them. */
+function usageMessage(err: CommanderError): string {
+  const unknown = /unknown option '([^']+)'/.exec(err.message);
+  if (unknown) return `unknown flag: ${unknown[1]}`;
+  return err.message.replace(/^error: /, '');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+      if (err.code === 'commander.help') return 0;
+      process.stderr.write(`whalebox: ${usageMessage(err)}\nSee 'whalebox --help'.\n`);
+      return ENGINE_FAILURE;
+    }
+    if (err instanceof WhaleboxError) {
+      process.stderr.write(`whalebox: ${err.message}\n`);
+      return err.exitCode;
+    }
+    const detail = process.env.WHALEBOX_DEBUG ? (err as Error).stack : String((err as Error)?.message ?? err);
+    process.stderr.write(`whalebox: ${detail}\n`);
+    return ENGINE_FAILURE;
+  }
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,144 @@
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { WhaleboxError } from '../util/errors.js';
+import { parseBytes, parseCpuList, parseCpus, parseInteger } from '../util/units.js';
+import type { Context } from '../engine/context.js';
+import {
+  expandEnv,
+  parseEnvFile,
+  parseNetwork,
+  parseTmpfs,
+  parseVolume,
+  type ContainerConfig,
+  type Resources,
+} from '../engine/container-config.js';
+import { runForeground } from '../engine/run.js';
+
+interface RunFlags {
+  interactive?: boolean;
+  tty?: boolean;
+  rm?: boolean;
+  name?: string;
+  env: string[];
+  envFile: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  entrypoint?: string;
+  volume: string[];
+  tmpfs: string[];
+  readOnly?: boolean;
+  memory?: string;
+  memorySwap?: string;
+  cpus?: string;
+  cpuShares?: string;
+  cpusetCpus?: string;
+  pidsLimit?: string;
+  network: string;
+  trace?: boolean;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+const MIN_MEMORY = 6 * 1024 * 1024;
+
+function parseResources(flags: RunFlags): Resources {
+  const hostCpus = availableParallelism();
+  const memory = flags.memory === undefined ? undefined : parseBytes('--memory', flags.memory);
+  if (memory !== undefined && memory < MIN_MEMORY) throw new WhaleboxError('Minimum memory limit allowed is 6MB');
+  let memorySwap: number | undefined;
+  if (flags.memorySwap !== undefined) {
+    if (memory === undefined) throw new WhaleboxError('You should always set the Memory limit when using Memoryswap limit, see usage.');
+    memorySwap = flags.memorySwap === '-1' ? -1 : parseBytes('--memory-swap', flags.memorySwap);
+    if (memorySwap !== -1 && memorySwap < memory) {
+      throw new WhaleboxError('Minimum memoryswap limit should be larger than memory limit, see usage');
+    }
+  }
+  return {
+    memory,
+    memorySwap,
+    cpus: flags.cpus === undefined ? undefined : parseCpus(flags.cpus, hostCpus),
+    cpuShares: flags.cpuShares === undefined ? undefined : parseInteger('--cpu-shares', flags.cpuShares, 0),
+    cpusetCpus: flags.cpusetCpus === undefined ? undefined : parseCpuList('--cpuset-cpus', flags.cpusetCpus, hostCpus),
+    pidsLimit: flags.pidsLimit === undefined ? undefined : parseInteger('--pids-limit', flags.pidsLimit),
+  };
+}
+
+function readEnvFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new WhaleboxError(`open ${file}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`);
+  }
+}
+
+export function toContainerConfig(image: string, command: string[], flags: RunFlags): ContainerConfig {
+  const env = [
+    ...flags.envFile.flatMap((file) => parseEnvFile(readEnvFile(file), process.env)),
+    ...flags.env.flatMap((entry) => expandEnv(entry, process.env)),
+  ];
+  return {
+    image,
+    name: flags.name,
+    cmd: command.length ? command : undefined,
+    entrypoint: flags.entrypoint,
+    env,
+    workdir: flags.workdir,
+    user: flags.user,
+    hostname: flags.hostname,
+    tty: flags.tty ?? false,
+    interactive: flags.interactive ?? false,
+    autoRemove: flags.rm ?? false,
+    volumes: flags.volume.map(parseVolume),
+    tmpfs: flags.tmpfs.map(parseTmpfs),
+    readonlyRootfs: flags.readOnly ?? false,
+    network: parseNetwork(flags.network),
+    resources: parseResources(flags),
+  };
+}
+
+/** The CLI invocation that cleans up a container when the shim outlives this process. */
+function exitCommand(context: Context, id: string): string[] {
+  return [process.execPath, process.argv[1]!, '--root', context.paths.root, '--run-root', context.paths.runRoot, 'container', 'cleanup', id];
+}
+
+export function register(program: Command, context: () => Context): void {
+  program
+    .command('run')
+    .description('Create and run a new container from an image')
+    .usage('[OPTIONS] IMAGE [COMMAND] [ARG...]')
+    .argument('<image>')
+    .argument('[command...]')
+    .helpOption('--help', 'Print usage')
+    .passThroughOptions()
+    .option('-i, --interactive', 'Keep STDIN open')
+    .option('-t, --tty', 'Allocate a pseudo-TTY')
+    .option('--rm', 'Automatically remove the container when it exits')
+    .option('--name <name>', 'Assign a name to the container')
+    .option('-e, --env <list>', 'Set environment variables', collect, [])
+    .option('--env-file <file>', 'Read in a file of environment variables', collect, [])
+    .option('-w, --workdir <dir>', 'Working directory inside the container')
+    .option('-u, --user <user>', 'Username or UID (format: <name|uid>[:<group|gid>])')
+    .option('-h, --hostname <name>', 'Container host name')
+    .option('--entrypoint <command>', 'Overwrite the default ENTRYPOINT of the image')
+    .option('-v, --volume <list>', 'Bind mount a volume (HOST:CONTAINER[:ro])', collect, [])
+    .option('--tmpfs <mount>', 'Mount a tmpfs directory (/path[:options])', collect, [])
+    .option('--read-only', "Mount the container's root filesystem as read only")
+    .option('-m, --memory <bytes>', 'Memory limit')
+    .option('--memory-swap <bytes>', "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+    .option('--cpus <decimal>', 'Number of CPUs')
+    .option('-c, --cpu-shares <int>', 'CPU shares (relative weight)')
+    .option('--cpuset-cpus <list>', 'CPUs in which to allow execution (0-3, 0,1)')
+    .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)')
+    .option('--network <mode>', 'Connect a container to a network (none, host)', 'default')
+    .option('--trace', 'Print the timeline of the container start-up steps')
+    .action(async (image: string, command: string[], flags: RunFlags) => {
+      const config = toContainerConfig(image, command, flags);
+      const ctx = context();
+      process.exitCode = await runForeground(ctx, config, {
+        exitCommand: (id) => exitCommand(ctx, id),
+        trace: flags.trace ? (line) => process.stderr.write(`[trace] ${line}\n`) : undefined,
+      });
+    });
+}

@@ -1,0 +1,26 @@
+import type { Db } from '../store/database.js';
+import { openDatabase } from '../store/database.js';
+import { DEFAULT_ROOT, DEFAULT_RUN_ROOT, storePaths, type StorePaths } from '../store/paths.js';
+
+/** What every command needs: where the store is, and the database (opened on first use). */
+export interface Context {
+  readonly paths: StorePaths;
+  db(): Db;
+}
+
+export interface GlobalOptions {
+  root?: string;
+  runRoot?: string;
+}
+
+export function createContext(options: GlobalOptions): Context {
+  const paths = storePaths(
+    options.root ?? process.env.WHALEBOX_ROOT ?? DEFAULT_ROOT,
+    options.runRoot ?? process.env.WHALEBOX_RUN_ROOT ?? DEFAULT_RUN_ROOT,
+  );
+  let db: Db | undefined;
+  return {
+    paths,
+    db: () => (db ??= openDatabase(paths.database)),
+  };
+}

@@ -1,0 +1,160 @@
+import { join, posix } from 'node:path';
+import { WhaleboxError } from '../util/errors.js';
+import { DOCKER_DEFAULT_CAPABILITIES } from '../runtime/capabilities.js';
+import type { LinuxNamespace, LinuxResources, Mount, Spec } from '../runtime/oci-spec.js';
+import { OVERLAY_ANNOTATION } from '../runtime/plan.js';
+import type { ContainerConfig, Resources } from './container-config.js';
+import type { ResolvedUser } from './image-user.js';
+
+/** The image's runtime defaults (the `config` object of an OCI image config). */
+export interface ImageRuntimeConfig {
+  Env?: string[] | null;
+  Cmd?: string[] | null;
+  Entrypoint?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+}
+
+export interface SpecInput {
+  readonly id: string;
+  readonly config: ContainerConfig;
+  readonly image: ImageRuntimeConfig;
+  /** Unpacked image layers, base layer first. */
+  readonly layerDirs: readonly string[];
+  readonly user: ResolvedUser;
+  readonly bundleDir: string;
+  readonly hostname: string;
+}
+
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Docker's default mounts (moby oci/defaults.go). */
+const DEFAULT_MOUNTS: Mount[] = [
+  { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+  { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+  { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+  { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+  { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
+  { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+  { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+];
+
+const MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/interrupts', '/proc/kcore', '/proc/keys', '/proc/latency_stats',
+  '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
+
+const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+/** The command Docker would run: entrypoint + cmd, with --entrypoint and arguments overriding. */
+export function containerArgs(config: ContainerConfig, image: ImageRuntimeConfig): string[] {
+  const entrypoint =
+    config.entrypoint === undefined ? image.Entrypoint ?? [] : config.entrypoint === '' ? [] : [config.entrypoint];
+  // Overriding the entrypoint drops the image's Cmd, as Docker does.
+  const cmd = config.cmd?.length ? config.cmd : config.entrypoint === undefined ? image.Cmd ?? [] : [];
+  const args = [...entrypoint, ...cmd];
+  if (args.length === 0) throw new WhaleboxError('No command specified');
+  return args;
+}
+
+/** Image env, then the user's, later keys replacing earlier ones; PATH and HOME always set. */
+export function containerEnv(config: ContainerConfig, image: ImageRuntimeConfig, hostname: string, home: string): string[] {
+  const env = new Map<string, string>();
+  const put = (entry: string): void => {
+    const eq = entry.indexOf('=');
+    env.set(eq < 0 ? entry : entry.slice(0, eq), entry);
+  };
+  put(DEFAULT_PATH);
+  put(`HOSTNAME=${hostname}`);
+  for (const entry of image.Env ?? []) put(entry);
+  if (config.tty) put('TERM=xterm');
+  for (const entry of config.env) put(entry);
+  if (!env.has('HOME')) put(`HOME=${home}`);
+  return [...env.values()];
+}
+
+function ociResources(resources: Resources): LinuxResources {
+  const out: LinuxResources = {};
+  if (resources.memory !== undefined || resources.memorySwap !== undefined) {
+    out.memory = { limit: resources.memory, swap: resources.memorySwap };
+  }
+  if (resources.cpus !== undefined || resources.cpuShares !== undefined || resources.cpusetCpus !== undefined) {
+    const period = 100_000;
+    out.cpu = {
+      shares: resources.cpuShares,
+      period: resources.cpus !== undefined ? period : undefined,
+      quota: resources.cpus !== undefined ? Math.round(resources.cpus * period) : undefined,
+      cpus: resources.cpusetCpus,
+    };
+  }
+  if (resources.pidsLimit !== undefined) out.pids = { limit: resources.pidsLimit > 0 ? resources.pidsLimit : -1 };
+  return out;
+}
+
+/** Parents before children: mounts sorted by depth, as Docker sorts them. */
+function depth(path: string): number {
+  return posix.normalize(path).split('/').filter(Boolean).length;
+}
+
+/** Builds the OCI config.json that describes the container to the runtime. */
+export function buildSpec(input: SpecInput): Spec {
+  const { config, image, user } = input;
+  for (const path of [input.bundleDir, ...input.layerDirs]) {
+    if (/[,:]/.test(path)) throw new WhaleboxError(`the store path ${path} contains ',' or ':', which overlayfs cannot take`);
+  }
+  const userMounts: Mount[] = [
+    ...config.volumes.map((v) => ({
+      destination: v.destination,
+      type: 'bind',
+      source: v.source,
+      options: ['rbind', 'rprivate', ...(v.readonly ? ['ro'] : [])],
+    })),
+    ...config.tmpfs.map((t) => ({ destination: t.destination, type: 'tmpfs', source: 'tmpfs', options: t.options })),
+  ].sort((a, b) => depth(a.destination) - depth(b.destination));
+  const taken = new Set(userMounts.map((m) => posix.normalize(m.destination)));
+  const etcFiles: Mount[] = ['resolv.conf', 'hostname', 'hosts'].map((file) => ({
+    destination: `/etc/${file}`,
+    type: 'bind',
+    source: join(input.bundleDir, file),
+    options: ['rbind', 'rprivate'],
+  }));
+  const mounts = [...DEFAULT_MOUNTS, ...etcFiles].filter((m) => !taken.has(m.destination)).concat(userMounts);
+
+  const namespaces: LinuxNamespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
+  if (config.network !== 'host') namespaces.push({ type: 'network' });
+
+  const lower = [...input.layerDirs].reverse().join(':');
+  const overlay = [`lowerdir=${lower}`, `upperdir=${join(input.bundleDir, 'diff')}`, `workdir=${join(input.bundleDir, 'work')}`];
+  // volatile skips the syncfs at unmount; safe only when the upper dir is thrown away.
+  if (config.autoRemove) overlay.push('volatile');
+
+  const workdir = config.workdir || image.WorkingDir || '/';
+  if (!posix.isAbsolute(workdir)) {
+    throw new WhaleboxError(`the working directory '${workdir}' is invalid, it needs to be an absolute path`);
+  }
+  const caps = [...DOCKER_DEFAULT_CAPABILITIES];
+  return {
+    ociVersion: '1.2.0',
+    process: {
+      terminal: config.tty,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, umask: 0o022 },
+      args: containerArgs(config, image),
+      env: containerEnv(config, image, input.hostname, user.home),
+      cwd: workdir,
+      capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [] },
+    },
+    root: { path: 'rootfs', readonly: config.readonlyRootfs },
+    hostname: input.hostname,
+    mounts,
+    linux: {
+      namespaces,
+      resources: ociResources(config.resources),
+      cgroupsPath: `whalebox/${input.id}`,
+      maskedPaths: MASKED_PATHS,
+      readonlyPaths: READONLY_PATHS,
+      rootfsPropagation: 'rprivate',
+    },
+    annotations: { [OVERLAY_ANNOTATION]: overlay.join(',') },
+  };
+}

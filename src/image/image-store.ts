@@ -1,0 +1,177 @@
+import { join } from 'node:path';
+import type { Db } from '../store/database.js';
+import type { StorePaths } from '../store/paths.js';
+import { WhaleboxError } from '../util/errors.js';
+import { putBlob, readBlob } from './content-store.js';
+import {
+  MEDIA_TYPE_CONFIG,
+  MEDIA_TYPE_MANIFEST,
+  type ImageConfig,
+  type ImageManifest,
+} from './oci-image.js';
+import { parseReference, referenceString, type ImageReference } from './reference.js';
+
+/**
+ * Images: the config and manifest blobs in the content store, unpacked layers on disk, and
+ * the rows that tie them together (images, layers, tags) in the database.
+ */
+
+/** An image as `run` and `create` need it. */
+export interface ImageRecord {
+  /** `sha256:<hex>` of the config blob. */
+  readonly id: string;
+  readonly config: ImageConfig;
+  /** Absolute paths of the unpacked layers, base layer first (overlay wants them reversed). */
+  readonly layerDirs: string[];
+  /** RFC 3339. */
+  readonly created: string;
+  /** Bytes of all layers, unpacked. */
+  readonly size: number;
+  /** Normalized references (`docker.io/library/busybox:latest`), sorted. */
+  readonly references: string[];
+}
+
+/** A layer already unpacked (see unpackLayer) and whose blob is in the content store. */
+export interface StoredLayer {
+  readonly chainId: string;
+  readonly diffId: string;
+  /** Chain ID of the layer below; undefined for the base layer. */
+  readonly parent?: string;
+  /** Bytes unpacked. */
+  readonly size: number;
+  /** The layer blob as the manifest lists it. */
+  readonly mediaType: string;
+  readonly digest: string;
+  readonly blobSize: number;
+}
+
+interface ImageRow {
+  id: string;
+  created: string;
+  size: number;
+  layers: string;
+}
+
+/**
+ * Records an image whose layers are stored, writing its config and manifest blobs, and points
+ * `references` at it. A reference that named another image moves here; that image stays, as
+ * `<none>` if nothing else names it (Docker's dangling image). Returns the image ID.
+ */
+export function storeImage(
+  db: Db,
+  paths: StorePaths,
+  config: ImageConfig,
+  layers: readonly StoredLayer[],
+  references: readonly ImageReference[],
+): string {
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const id = putBlob(paths, configBytes);
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_MANIFEST,
+    config: { mediaType: MEDIA_TYPE_CONFIG, digest: id, size: configBytes.length },
+    layers: layers.map((layer) => ({ mediaType: layer.mediaType, digest: layer.digest, size: layer.blobSize })),
+  };
+  const manifestDigest = putBlob(paths, Buffer.from(JSON.stringify(manifest)));
+  const size = layers.reduce((total, layer) => total + layer.size, 0);
+
+  db.transaction(() => {
+    const insertLayer = db.prepare(
+      'INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size) VALUES (?, ?, ?, ?)',
+    );
+    for (const layer of layers) insertLayer.run(layer.chainId, layer.diffId, layer.parent ?? null, layer.size);
+    // The ID is the hash of the config, so an existing row already describes this image.
+    db.prepare(
+      'INSERT OR IGNORE INTO images (id, manifest_digest, created, size, layers) VALUES (?, ?, ?, ?, ?)',
+    ).run(id, manifestDigest, config.created ?? new Date(0).toISOString(), size, JSON.stringify(layers.map((layer) => layer.chainId)));
+    const tag = db.prepare(
+      'INSERT INTO tags (reference, image_id) VALUES (?, ?) ON CONFLICT (reference) DO UPDATE SET image_id = excluded.image_id',
+    );
+    for (const reference of references) tag.run(referenceString(reference), id);
+  }).immediate();
+  return id;
+}
+
+/**
+ * Finds an image as Docker resolves a name: a full ID (`sha256:<hex>` or the bare hex), then a
+ * reference (`busybox` means docker.io/library/busybox:latest), then a unique ID prefix (`sha256:`
+ * optional). Returns undefined when nothing matches; throws a WhaleboxError for text that is
+ * neither an ID nor a valid reference, and for a prefix that matches several images.
+ */
+export function findImage(db: Db, paths: StorePaths, nameOrId: string): ImageRecord | undefined {
+  const id = resolveImageId(db, nameOrId);
+  if (id === undefined) return undefined;
+  const row = db.prepare('SELECT id, created, size, layers FROM images WHERE id = ?').get(id) as ImageRow;
+  const references = db
+    .prepare('SELECT reference FROM tags WHERE image_id = ? ORDER BY reference')
+    .pluck()
+    .all(id) as string[];
+  return {
+    id,
+    config: JSON.parse(readBlob(paths, id).toString('utf8')) as ImageConfig,
+    layerDirs: (JSON.parse(row.layers) as string[]).map((chainId) => layerDir(paths, chainId)),
+    created: row.created,
+    size: row.size,
+    references,
+  };
+}
+
+function resolveImageId(db: Db, nameOrId: string): string | undefined {
+  const exists = (id: string): boolean => db.prepare('SELECT 1 FROM images WHERE id = ?').get(id) !== undefined;
+  const full = /^(?:sha256:)?([a-f0-9]{64})$/.exec(nameOrId);
+  if (full) {
+    const id = `sha256:${full[1]}`;
+    return exists(id) ? id : undefined;
+  }
+  const tagged = db
+    .prepare('SELECT image_id FROM tags WHERE reference = ?')
+    .pluck()
+    .get(referenceString(parseReference(nameOrId))) as string | undefined;
+  if (tagged !== undefined) return tagged;
+  const prefix = /^(?:sha256:)?([a-f0-9]{1,63})$/.exec(nameOrId);
+  if (!prefix) return undefined;
+  // Hex digits need no LIKE escaping.
+  const matches = db
+    .prepare('SELECT id FROM images WHERE id LIKE ? LIMIT 2')
+    .pluck()
+    .all(`sha256:${prefix[1]}%`) as string[];
+  if (matches.length > 1) throw new WhaleboxError(`image ID prefix ${nameOrId} matches more than one image`);
+  return matches[0];
+}
+
+function layerDir(paths: StorePaths, chainId: string): string {
+  return join(paths.layers, chainId.slice('sha256:'.length), 'diff');
+}
+
+export interface ImageSummary {
+  readonly id: string;
+  /** RFC 3339. */
+  readonly created: string;
+  readonly size: number;
+  /** Normalized references, sorted; empty for a dangling image. */
+  readonly references: string[];
+}
+
+/** Every image, newest first (the order of `docker images`). */
+export function listImages(db: Db): ImageSummary[] {
+  const rows = db
+    .prepare(
+      `SELECT images.id, images.created, images.size, tags.reference
+         FROM images LEFT JOIN tags ON tags.image_id = images.id
+        ORDER BY tags.reference`,
+    )
+    .all() as Array<{ id: string; created: string; size: number; reference: string | null }>;
+  const images = new Map<string, ImageSummary>();
+  for (const row of rows) {
+    let image = images.get(row.id);
+    if (image === undefined) {
+      image = { id: row.id, created: row.created, size: row.size, references: [] };
+      images.set(row.id, image);
+    }
+    if (row.reference !== null) image.references.push(row.reference);
+  }
+  // Sorted here rather than in SQL: RFC 3339 strings with offsets or fractions do not sort as text.
+  return [...images.values()].sort(
+    (a, b) => Date.parse(b.created) - Date.parse(a.created) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
+}

@@ -1,0 +1,251 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { pack, type Header } from 'tar-stream';
+import { WhaleboxError } from '../util/errors.js';
+import { unpackLayer } from './layer-unpack.js';
+
+type Entry = Partial<Header> & { name: string; content?: string };
+
+async function makeTar(entries: Entry[]): Promise<Buffer> {
+  const archive = pack();
+  for (const { content, ...header } of entries) {
+    archive.entry({ mtime: new Date(1_700_000_000_000), ...header }, content ?? '');
+  }
+  archive.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of archive) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function sha256(data: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+function withTempDir(fn: (dir: string) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'whalebox-unpack-'));
+    try {
+      await fn(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+test(
+  'unpacks files, directories, links with their metadata',
+  withTempDir(async (dir) => {
+    const tar = await makeTar([
+      // A file before its directory, and the directory later with its own mode and owner.
+      { name: 'usr/local/bin/tool', content: '#!/bin/sh\n', mode: 0o4755, uid: 0, gid: 0 },
+      { name: 'usr/local/', type: 'directory', mode: 0o750, uid: 33, gid: 34, mtime: new Date(1_600_000_000_000) },
+      { name: './tmp/', type: 'directory', mode: 0o1777 },
+      { name: 'home/user/notes', content: 'hello', mode: 0o600, uid: 1000, gid: 1001, mtime: new Date(1_650_000_000_000) },
+      { name: 'bin/sh', type: 'symlink', linkname: '/usr/local/bin/tool', uid: 5, gid: 6 },
+      { name: 'bin/tool-link', type: 'link', linkname: 'usr/local/bin/tool' },
+      { name: 'replaced', content: 'first' },
+      { name: 'replaced', type: 'symlink', linkname: 'elsewhere' },
+      { name: 'dir-then-file/', type: 'directory' },
+      { name: 'dir-then-file/child', content: 'x' },
+      { name: 'dir-then-file', content: 'now a file' },
+    ]);
+    const layers = join(dir, 'layers');
+    const teed: Buffer[] = [];
+    const layer = await unpackLayer(Readable.from([tar]), layers, { tee: (chunk) => teed.push(chunk) });
+
+    assert.equal(layer.diffId, sha256(tar));
+    assert.equal(layer.chainId, layer.diffId);
+    assert.deepEqual(Buffer.concat(teed), tar);
+    assert.equal(layer.dir, join(layers, layer.diffId.slice(7), 'diff'));
+    assert.deepEqual(readdirSync(layers), [layer.diffId.slice(7)]);
+    assert.equal(layer.newestMtime.getTime(), 1_700_000_000_000);
+    // Bytes of the files and symlink targets left in the tree (hard links count once).
+    assert.equal(layer.size, 10 + 5 + '/usr/local/bin/tool'.length + 'elsewhere'.length + 'now a file'.length);
+
+    const root = layer.dir;
+    const tool = statSync(join(root, 'usr/local/bin/tool'));
+    assert.equal(tool.mode & 0o7777, 0o4755);
+    assert.equal(statSync(join(root, 'usr/local')).mode & 0o7777, 0o750);
+    assert.equal(statSync(join(root, 'usr/local')).uid, 33);
+    assert.equal(statSync(join(root, 'usr/local')).gid, 34);
+    assert.equal(statSync(join(root, 'usr/local')).mtimeMs, 1_600_000_000_000);
+    assert.equal(statSync(join(root, 'usr')).mode & 0o7777, 0o755); // implied, never listed
+    assert.equal(statSync(join(root, 'tmp')).mode & 0o7777, 0o1777);
+    assert.equal(statSync(root).mode & 0o7777, 0o755);
+    const notes = statSync(join(root, 'home/user/notes'));
+    assert.equal(readFileSync(join(root, 'home/user/notes'), 'utf8'), 'hello');
+    assert.deepEqual([notes.mode & 0o7777, notes.uid, notes.gid, notes.mtimeMs], [0o600, 1000, 1001, 1_650_000_000_000]);
+    const sh = lstatSync(join(root, 'bin/sh'));
+    assert.ok(sh.isSymbolicLink());
+    assert.equal(readlinkSync(join(root, 'bin/sh')), '/usr/local/bin/tool');
+    assert.deepEqual([sh.uid, sh.gid, sh.mtimeMs], [5, 6, 1_700_000_000_000]);
+    assert.equal(statSync(join(root, 'bin/tool-link')).ino, tool.ino);
+    assert.equal(readlinkSync(join(root, 'replaced')), 'elsewhere');
+    assert.equal(readFileSync(join(root, 'dir-then-file'), 'utf8'), 'now a file');
+  }),
+);
+
+test(
+  'gzip input gives the diff ID of the uncompressed tar; the same layer is stored once',
+  withTempDir(async (dir) => {
+    const tar = await makeTar([{ name: 'a', content: 'a' }]);
+    const layers = join(dir, 'layers');
+    const plain = await unpackLayer(Readable.from([tar]), layers);
+    // Split the gzip stream into tiny chunks: the format sniffing must not depend on chunking.
+    const gz = gzipSync(tar);
+    const chunks = Array.from({ length: gz.length }, (_, i) => gz.subarray(i, i + 1));
+    const gzipped = await unpackLayer(Readable.from(chunks, { objectMode: false }), layers);
+    assert.equal(gzipped.diffId, plain.diffId);
+    assert.equal(gzipped.dir, plain.dir);
+    assert.deepEqual(readdirSync(layers), [plain.diffId.slice(7)]);
+  }),
+);
+
+test(
+  'a layer above a parent is named by its chain ID',
+  withTempDir(async (dir) => {
+    const parent = `sha256:${'1'.repeat(64)}`;
+    const tar = await makeTar([{ name: 'a', content: 'a' }]);
+    const layer = await unpackLayer(Readable.from([tar]), join(dir, 'layers'), { parent });
+    assert.equal(layer.chainId, sha256(`${parent} ${layer.diffId}`));
+    assert.ok(existsSync(join(dir, 'layers', layer.chainId.slice(7), 'diff', 'a')));
+  }),
+);
+
+const refused: Array<[string, Entry[], RegExp]> = [
+  ['a parent-directory escape', [{ name: '../escape', content: 'x' }], /refusing layer entry "..\/escape": ".*" leaves the layer root/],
+  ['an escape in the middle', [{ name: 'a/../../escape', content: 'x' }], /leaves the layer root/],
+  ['an absolute path', [{ name: '/abs', content: 'x' }], /refusing layer entry "\/abs": "\/abs" is an absolute path/],
+  [
+    'a write through a symlink planted by an earlier entry',
+    [
+      { name: 'evil', type: 'symlink', linkname: 'OUTSIDE' },
+      { name: 'evil/file', content: 'pwned' },
+    ],
+    /refusing layer entry "evil\/file": its parent "evil" is a symbolic link/,
+  ],
+  [
+    'a write below a file',
+    [
+      { name: 'file', content: 'x' },
+      { name: 'file/child', content: 'y' },
+    ],
+    /its parent "file" is not a directory/,
+  ],
+  ['a hard link out of the layer', [{ name: 'h', type: 'link', linkname: '../outside' }], /leaves the layer root/],
+  ['a hard link to an absolute path', [{ name: 'h', type: 'link', linkname: '/etc/passwd' }], /is an absolute path/],
+  ['a hard link to nothing', [{ name: 'h', type: 'link', linkname: 'missing' }], /is not a file unpacked earlier/],
+  [
+    'a hard link through a symlink',
+    [
+      { name: 'evil', type: 'symlink', linkname: 'OUTSIDE' },
+      { name: 'h', type: 'link', linkname: 'evil/file' },
+    ],
+    /its parent "evil" is a symbolic link/,
+  ],
+  [
+    'a device node',
+    [{ name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3 }],
+    /^layer contains a device node \(dev\/null\); not supported yet$/,
+  ],
+  ['a fifo', [{ name: 'pipe', type: 'fifo' }], /^layer contains a fifo \(pipe\); not supported yet$/],
+  ['a whiteout', [{ name: 'etc/.wh.passwd', content: '' }], /^layer contains a whiteout \(etc\/.wh.passwd\); not supported yet$/],
+];
+
+for (const [what, entries, message] of refused) {
+  test(
+    `refuses ${what} and stores nothing`,
+    withTempDir(async (dir) => {
+      const outside = join(dir, 'outside');
+      const tar = await makeTar(
+        [{ name: 'ok', content: 'fine' }, ...entries].map((entry) =>
+          entry.linkname === 'OUTSIDE' ? { ...entry, linkname: outside } : entry,
+        ),
+      );
+      const layers = join(dir, 'layers');
+      await assert.rejects(
+        unpackLayer(Readable.from([tar]), layers),
+        (err: unknown) => err instanceof WhaleboxError && err.exitCode === 125 && message.test(err.message),
+      );
+      assert.deepEqual(readdirSync(layers), []);
+      assert.ok(!existsSync(outside));
+      assert.ok(!existsSync(join(dir, 'escape')));
+    }),
+  );
+}
+
+test(
+  'truncated or foreign input fails cleanly',
+  withTempDir(async (dir) => {
+    const tar = await makeTar([{ name: 'big', content: 'z'.repeat(100_000) }]);
+    const layers = join(dir, 'layers');
+    const gz = gzipSync(tar);
+    const cases: Array<[Buffer, RegExp]> = [
+      [gz.subarray(0, gz.length - 10), /^failed to unpack layer: unexpected end of file$/],
+      [tar.subarray(0, 5000), /^failed to unpack layer: Unexpected end of data$/],
+      [Buffer.from('not a tar at all\n'.repeat(64)), /^failed to unpack layer: Invalid tar header/],
+      [Buffer.concat([Buffer.from('BZh9'), tar]), /^bzip2-compressed layers are not supported yet/],
+      [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0]), /^zstd-compressed layers are not supported yet/],
+    ];
+    for (const [input, message] of cases) {
+      await assert.rejects(
+        unpackLayer(Readable.from([input]), layers),
+        (err: unknown) => err instanceof WhaleboxError && message.test(err.message),
+        message.source,
+      );
+      assert.deepEqual(readdirSync(layers), []);
+    }
+  }),
+);
+
+test(
+  'a failing tee aborts the unpack',
+  withTempDir(async (dir) => {
+    const tar = await makeTar([{ name: 'a', content: 'a' }]);
+    const layers = join(dir, 'layers');
+    await assert.rejects(
+      unpackLayer(Readable.from([tar]), layers, {
+        tee: () => {
+          throw new Error('disk full');
+        },
+      }),
+      /failed to unpack layer: disk full/,
+    );
+    assert.deepEqual(readdirSync(layers), []);
+  }),
+);
+
+test(
+  'a refused entry fails at once even while the input stays open',
+  withTempDir(async (dir) => {
+    const tar = await makeTar([{ name: '../escape', content: 'x' }]);
+    // Like a stalled download: the bytes of the bad entry, then nothing, and no end.
+    let sent = false;
+    const input = new Readable({
+      read() {
+        if (!sent) this.push(tar.subarray(0, 1024));
+        sent = true;
+      },
+    });
+    await assert.rejects(unpackLayer(input, join(dir, 'layers')), /leaves the layer root/);
+    assert.ok(input.destroyed);
+  }),
+);
+
+test(
+  'short and empty inputs',
+  withTempDir(async (dir) => {
+    const layers = join(dir, 'layers');
+    const empty = await unpackLayer(Readable.from([], { objectMode: false }), layers);
+    assert.equal(empty.diffId, sha256(''));
+    assert.deepEqual(readdirSync(empty.dir), []);
+    await assert.rejects(unpackLayer(Readable.from([Buffer.from('abc')], { objectMode: false }), layers), /Unexpected end of data/);
+    await assert.rejects(unpackLayer(Readable.from([Buffer.from([0x1f, 0x8b])], { objectMode: false }), layers), /unexpected end of file/);
+  }),
+);

@@ -1,0 +1,414 @@
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { extract as tarExtract, type Header } from 'tar-stream';
+import { errnoCode, WhaleboxError } from '../util/errors.js';
+
+/**
+ * Unpacks an image layer (a tar, plain or gzip) into its own directory, layers/<chain>/diff.
+ *
+ * Layers are untrusted input. Every entry is written relative to the layer root, and the
+ * unpacker never lets a path resolve outside it: names with `..` or a leading `/` are refused,
+ * every parent directory is checked with lstat (a parent that is a symlink, perhaps planted by
+ * an earlier entry to point at /etc, is refused), files are created with O_EXCL|O_NOFOLLOW,
+ * and hard links may only point at files already unpacked in this layer.
+ */
+
+export interface UnpackedLayer {
+  /** `sha256:` of the uncompressed tar. */
+  readonly diffId: string;
+  /** The diff ID for a base layer; sha256("<parent chain ID> <diff ID>") above one. */
+  readonly chainId: string;
+  /** Absolute path of the unpacked tree, layers/<chain hex>/diff. */
+  readonly dir: string;
+  /** Bytes of file contents and symlink targets, as Docker counts a layer's size. */
+  readonly size: number;
+  /** The latest modification time of any entry (epoch when the tar has none). */
+  readonly newestMtime: Date;
+}
+
+export interface UnpackOptions {
+  /** Chain ID of the layer this one sits on. */
+  readonly parent?: string;
+  /** Receives the uncompressed tar bytes in order, e.g. to store the layer blob. */
+  readonly tee?: (chunk: Buffer) => void;
+}
+
+export async function unpackLayer(
+  input: Readable,
+  layersDir: string,
+  options: UnpackOptions = {},
+): Promise<UnpackedLayer> {
+  mkdirSync(layersDir, { recursive: true });
+  // The digest is known only at the end, so unpack under a temporary name and rename the whole
+  // layer directory into place: a failed or truncated tar never leaves a layer behind.
+  const temp = join(layersDir, `tmp-${randomBytes(8).toString('hex')}`);
+  mkdirSync(temp, { mode: 0o700 });
+  try {
+    const root = join(temp, 'diff');
+    mkdirSync(root);
+    const hash = createHash('sha256');
+    const tap = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        try {
+          hash.update(chunk);
+          options.tee?.(chunk);
+          callback(null, chunk);
+        } catch (err) {
+          callback(err as Error);
+        }
+      },
+    });
+    const writer = new LayerWriter(root);
+    const extract = tarExtract();
+    extract.on('entry', (header, data, next) => {
+      writer.add(header, data as AsyncIterable<Buffer>).then(() => next(), next);
+    });
+    // tar-stream's extract is a streamx Writable; it speaks the protocol pipeline relies on.
+    await pipeline([...(await decompress(input)), tap, extract as unknown as NodeJS.WritableStream]);
+    writer.finish();
+
+    const diffId = `sha256:${hash.digest('hex')}`;
+    const chainId =
+      options.parent === undefined
+        ? diffId
+        : `sha256:${createHash('sha256').update(`${options.parent} ${diffId}`).digest('hex')}`;
+    const final = join(layersDir, chainId.slice('sha256:'.length));
+    try {
+      renameSync(temp, final);
+    } catch (err) {
+      // Same content, already unpacked (by an earlier import, or a concurrent one): keep that.
+      if (errnoCode(err) !== 'ENOTEMPTY' && errnoCode(err) !== 'EEXIST') throw err;
+      removeQuietly(temp);
+    }
+    return { diffId, chainId, dir: join(final, 'diff'), size: writer.size, newestMtime: writer.newestMtime };
+  } catch (err) {
+    removeQuietly(temp);
+    if (err instanceof WhaleboxError) throw err;
+    throw new WhaleboxError(`failed to unpack layer: ${(err as Error).message}`);
+  }
+}
+
+/** Cleanup on an error path must not replace the original error with its own. */
+function removeQuietly(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch {
+    // Leftover tmp-* directories are recognisable by name and removed by a later prune.
+  }
+}
+
+const COMPRESSIONS: ReadonlyArray<{ name: string; magic: Buffer }> = [
+  { name: 'bzip2', magic: Buffer.from('BZh') },
+  { name: 'xz', magic: Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) },
+  { name: 'zstd', magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]) },
+];
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+const SNIFF_BYTES = 6;
+
+/**
+ * Reads the first bytes to recognise the compression (as Docker's DecompressStream does) and
+ * returns the pipeline stages that yield the plain tar.
+ */
+async function decompress(input: Readable): Promise<Array<Readable | Transform>> {
+  const head = await peek(input, SNIFF_BYTES);
+  for (const { name, magic } of COMPRESSIONS) {
+    if (head.subarray(0, magic.length).equals(magic)) {
+      input.destroy();
+      throw new WhaleboxError(`${name}-compressed layers are not supported yet (use a plain or gzip tar)`);
+    }
+  }
+  return head.subarray(0, GZIP_MAGIC.length).equals(GZIP_MAGIC) ? [input, createGunzip()] : [input];
+}
+
+/**
+ * The first `size` bytes of `input` (fewer if it is shorter), left in the stream: they are put
+ * back with unshift, so the stream stays the pipeline's source and an error anywhere in the
+ * pipeline destroys it at once (a replaying wrapper would first wait for its next chunk).
+ */
+async function peek(input: Readable, size: number): Promise<Buffer> {
+  for (;;) {
+    // null until `size` bytes are buffered, except at the end, where it returns what is left.
+    const head = input.read(size) as Buffer | null;
+    if (head !== null) {
+      input.unshift(head);
+      return head;
+    }
+    if (input.readableEnded) return Buffer.alloc(0);
+    await new Promise<void>((resolve, reject) => {
+      const settle = (err?: Error): void => {
+        input.off('readable', settle).off('end', settle).off('error', settle);
+        if (err) reject(err);
+        else resolve();
+      };
+      input.on('readable', settle).on('end', settle).on('error', settle);
+    });
+  }
+}
+
+interface Metadata {
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Seconds since the epoch, fractional when a pax record gave sub-second precision. */
+  mtime: number;
+}
+
+class EntryRefused extends WhaleboxError {
+  constructor(name: string, reason: string) {
+    super(`refusing layer entry "${name}": ${reason}`);
+  }
+}
+
+/** Writes the entries of one tar into `root`, in order. */
+class LayerWriter {
+  size = 0;
+  private newest = 0;
+  /** Relative paths known to be real directories (not symlinks) in this layer; '' is the root. */
+  private readonly directories = new Set<string>(['']);
+  /** Directory metadata, applied at the end: writing entries inside would change the mtimes. */
+  private readonly directoryMetadata = new Map<string, Metadata>();
+
+  constructor(private readonly root: string) {}
+
+  get newestMtime(): Date {
+    return new Date(this.newest * 1000);
+  }
+
+  async add(header: Header, data: AsyncIterable<Uint8Array>): Promise<void> {
+    const name = header.name;
+    const path = relativePath(name, name);
+    const base = path.slice(path.lastIndexOf('/') + 1);
+    if (base.startsWith('.wh.')) {
+      throw new WhaleboxError(`layer contains a whiteout (${name}); not supported yet`);
+    }
+    const metadata = readMetadata(header);
+    this.newest = Math.max(this.newest, metadata.mtime);
+    if (path === '' && header.type !== 'directory') throw new EntryRefused(name, 'only a directory can be the layer root');
+
+    switch (header.type) {
+      case 'directory':
+        this.directory(name, path, metadata);
+        break;
+      case 'file':
+      case 'contiguous-file':
+        await this.file(name, path, metadata, data);
+        this.size += header.size ?? 0;
+        return;
+      case 'symlink':
+        this.symlink(name, path, header.linkname ?? '', metadata);
+        this.size += Buffer.byteLength(header.linkname ?? '');
+        break;
+      case 'link':
+        this.hardLink(name, path, header.linkname ?? '');
+        break;
+      case 'character-device':
+      case 'block-device':
+        throw new WhaleboxError(`layer contains a device node (${name}); not supported yet`);
+      case 'fifo':
+        throw new WhaleboxError(`layer contains a fifo (${name}); not supported yet`);
+      default:
+        throw new EntryRefused(name, 'unsupported tar entry type');
+    }
+    // Entries other than files normally carry no data; whatever they carry is skipped.
+    for await (const _chunk of data);
+  }
+
+  /** Sets the directories' owners, modes and times, deepest first, now that nothing is written into them. */
+  finish(): void {
+    const entries = [...this.directoryMetadata].sort(([a], [b]) => depth(b) - depth(a));
+    for (const [path, metadata] of entries) {
+      const target = join(this.root, path);
+      lchownSync(target, metadata.uid, metadata.gid);
+      // chmod follows symlinks, but only verified directories are recorded here, and an entry
+      // that later replaced one removed its record.
+      chmodSync(target, metadata.mode);
+      lutimesSync(target, metadata.mtime, metadata.mtime);
+    }
+    if (!this.directoryMetadata.has('')) chmodSync(this.root, 0o755);
+  }
+
+  private directory(name: string, path: string, metadata: Metadata): void {
+    if (path !== '') {
+      this.parents(name, path, true);
+      if (!this.replace(path, true)) mkdirSync(join(this.root, path), { mode: 0o700 });
+      this.directories.add(path);
+    }
+    this.directoryMetadata.set(path, metadata);
+  }
+
+  private async file(name: string, path: string, metadata: Metadata, data: AsyncIterable<Uint8Array>): Promise<void> {
+    this.parents(name, path, true);
+    this.replace(path, false);
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+    const fd = openSync(join(this.root, path), flags, 0o600);
+    try {
+      for await (const chunk of data) {
+        for (let offset = 0; offset < chunk.length; ) offset += writeSync(fd, chunk, offset);
+      }
+      fchownSync(fd, metadata.uid, metadata.gid);
+      // After chown, which clears the setuid and setgid bits.
+      fchmodSync(fd, metadata.mode);
+      futimesSync(fd, metadata.mtime, metadata.mtime);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private symlink(name: string, path: string, target: string, metadata: Metadata): void {
+    this.parents(name, path, true);
+    this.replace(path, false);
+    const link = join(this.root, path);
+    // The target is stored as given: it is resolved inside the container's root at run time,
+    // and this unpacker never writes through a symlink (see parents).
+    symlinkSync(target, link);
+    lchownSync(link, metadata.uid, metadata.gid);
+    lutimesSync(link, metadata.mtime, metadata.mtime);
+  }
+
+  private hardLink(name: string, path: string, linkname: string): void {
+    const target = relativePath(name, linkname);
+    if (target === '' || target === path) throw new EntryRefused(name, `invalid hard link target "${linkname}"`);
+    const stat = this.parents(name, target, false) ? lstatOrUndefined(join(this.root, target)) : undefined;
+    if (stat === undefined || stat.isDirectory()) {
+      throw new EntryRefused(name, `hard link target "${linkname}" is not a file unpacked earlier in this layer`);
+    }
+    this.parents(name, path, true);
+    this.replace(path, false);
+    // link(2) does not follow a symlink target: the new name shares the symlink's own inode.
+    linkSync(join(this.root, target), join(this.root, path));
+  }
+
+  /**
+   * Checks that every parent of `path` is a real directory, not a symlink, creating the missing
+   * ones when `create` is set (0755, owned by root, as Docker does). Returns false when a parent
+   * is missing and was not created. `name` is the tar entry named in errors.
+   */
+  private parents(name: string, path: string, create: boolean): boolean {
+    let current = '';
+    for (const component of path.split('/').slice(0, -1)) {
+      current = current === '' ? component : `${current}/${component}`;
+      if (this.directories.has(current)) continue;
+      const directory = join(this.root, current);
+      const stat = lstatOrUndefined(directory);
+      if (stat === undefined) {
+        if (!create) return false;
+        mkdirSync(directory);
+        chmodSync(directory, 0o755); // whatever the umask
+      } else if (stat.isSymbolicLink()) {
+        throw new EntryRefused(name, `its parent "${current}" is a symbolic link`);
+      } else if (!stat.isDirectory()) {
+        throw new EntryRefused(name, `its parent "${current}" is not a directory`);
+      }
+      this.directories.add(current);
+    }
+    return true;
+  }
+
+  /**
+   * Makes room for a new entry at `path`, as tar does: a later entry replaces an earlier one,
+   * except that a directory over a directory merges. Returns true when a directory was kept.
+   */
+  private replace(path: string, keepDirectory: boolean): boolean {
+    const target = join(this.root, path);
+    const stat = lstatOrUndefined(target);
+    if (stat === undefined) return false;
+    if (stat.isDirectory()) {
+      if (keepDirectory) return true;
+      this.size -= contentSize(target);
+      rmSync(target, { recursive: true });
+      this.forget(path);
+    } else {
+      // A hard-linked file keeps its bytes under the other name.
+      if (stat.nlink === 1) this.size -= stat.size;
+      unlinkSync(target);
+    }
+    return false;
+  }
+
+  private forget(path: string): void {
+    const inside = (candidate: string): boolean => candidate === path || candidate.startsWith(`${path}/`);
+    for (const directory of this.directories) if (inside(directory)) this.directories.delete(directory);
+    for (const directory of this.directoryMetadata.keys()) {
+      if (inside(directory)) this.directoryMetadata.delete(directory);
+    }
+  }
+}
+
+/**
+ * The entry's path relative to the layer root, without `.` and empty components. `name` is the
+ * entry named in errors; `text` the path to check (the entry's own name or its link target).
+ */
+function relativePath(name: string, text: string): string {
+  if (text.startsWith('/')) throw new EntryRefused(name, `"${text}" is an absolute path`);
+  const components = text.split('/').filter((component) => component !== '' && component !== '.');
+  if (components.includes('..')) throw new EntryRefused(name, `"${text}" leaves the layer root`);
+  return components.join('/');
+}
+
+function readMetadata(header: Header): Metadata {
+  // tar-stream applies the pax path, linkpath and size records, and leaves the others to us.
+  const pax = (header.pax ?? {}) as Record<string, string | undefined>;
+  const id = (paxValue: string | undefined, value: number | undefined, what: string): number => {
+    const result = paxValue !== undefined ? Number(paxValue) : (value ?? 0);
+    if (!Number.isInteger(result) || result < 0 || result > 0xfffffffe) {
+      throw new EntryRefused(header.name, `invalid ${what} ${paxValue ?? value}`);
+    }
+    return result;
+  };
+  const mtime = pax.mtime !== undefined ? Number(pax.mtime) : (header.mtime?.getTime() ?? 0) / 1000;
+  if (!Number.isFinite(mtime)) throw new EntryRefused(header.name, `invalid mtime ${pax.mtime}`);
+  return {
+    mode: (header.mode ?? 0o644) & 0o7777,
+    uid: id(pax.uid, header.uid, 'uid'),
+    gid: id(pax.gid, header.gid, 'gid'),
+    mtime,
+  };
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** What `LayerWriter.size` counted for the tree at `dir` (hard links inside it count twice). */
+function contentSize(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += contentSize(path);
+    else if (entry.isFile() || entry.isSymbolicLink()) total += lstatSync(path).size;
+  }
+  return total;
+}
+
+function depth(path: string): number {
+  return path === '' ? 0 : path.split('/').length;
+}

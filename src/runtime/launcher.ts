@@ -1,0 +1,106 @@
+import { spawn, type StdioOptions } from 'node:child_process';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import { getSystemErrorMap } from 'node:util';
+import type { Readable, Writable } from 'node:stream';
+import { encodePlan, ReportDecoder, type PlanRecord } from './shim-protocol.js';
+
+/** One reported step: what it was, how it ended, how long it took in the shim. */
+export interface StepReport {
+  readonly record: PlanRecord;
+  readonly errno: number;
+  readonly micros: number;
+}
+
+export interface LaunchResult {
+  /** The container's PID as the host sees it, when clone succeeded. */
+  readonly pid?: number;
+  readonly started: boolean;
+  /** Exit status (or -1) and the signal that ended PID 1 (or 0), when it was reaped. */
+  readonly exit?: { code: number; signal: number };
+  readonly steps: readonly StepReport[];
+  /** The step that failed, if the container never got to run its command. */
+  readonly failed?: StepReport;
+  /** The shim's own failure (bad plan, clone refused, ...). */
+  readonly fatal?: { stage: string; errno: number };
+  /** The shim's exit status. */
+  readonly status: number;
+  /** Wall time from spawn to the shim's exit, milliseconds. */
+  readonly wallMs: number;
+}
+
+export interface LaunchOptions {
+  readonly plan: readonly PlanRecord[];
+  /** fd 0 of the container: the caller's stdin, or /dev/null. */
+  readonly stdin: 'inherit' | 'ignore';
+  readonly onPid?: (pid: number) => void;
+}
+
+/** Signals the CLI passes on to the container, as Docker's --sig-proxy does. */
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+export function shimPath(): string {
+  return process.env.WHALEBOX_SHIM ?? join(__dirname, '..', 'native', 'whalebox-shim');
+}
+
+/** Runs the shim with a plan and collects its reports until it exits. */
+export function launch(options: LaunchOptions): Promise<LaunchResult> {
+  const began = performance.now();
+  const stdio: StdioOptions = [options.stdin, 'inherit', 'inherit', 'pipe', 'pipe'];
+  const shim = spawn(shimPath(), [], { stdio });
+  const planPipe = shim.stdio[3] as Writable;
+  const reportPipe = shim.stdio[4] as Readable;
+  // The shim may die before reading the plan; that shows up in its status, not as EPIPE here.
+  planPipe.on('error', () => {});
+  planPipe.end(encodePlan(options.plan));
+
+  const steps: StepReport[] = [];
+  let pid: number | undefined;
+  let started = false;
+  let exit: LaunchResult['exit'];
+  let fatal: LaunchResult['fatal'];
+  const decoder = new ReportDecoder();
+  reportPipe.on('data', (chunk: Buffer) => {
+    for (const [kind, ...fields] of decoder.push(chunk)) {
+      const numbers = fields.map(Number);
+      if (kind === 'step') {
+        const record = options.plan[numbers[0]!];
+        if (record) steps.push({ record, errno: numbers[1]!, micros: numbers[2]! });
+      } else if (kind === 'pid') {
+        pid = numbers[0];
+        options.onPid?.(pid!);
+      } else if (kind === 'started') {
+        started = true;
+      } else if (kind === 'exit') {
+        exit = { code: numbers[0]!, signal: numbers[1]! };
+      } else if (kind === 'fatal') {
+        fatal = { stage: fields[0]!, errno: numbers[1]! };
+      }
+    }
+  });
+
+  const forward = (signal: NodeJS.Signals): void => {
+    shim.kill(signal);
+  };
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+
+  return new Promise((resolve, reject) => {
+    shim.on('error', (err) => {
+      for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
+      reject(new Error(`cannot start ${shimPath()}: ${err.message}`));
+    });
+    // 'close' waits for the report pipe to drain as well as for the exit.
+    shim.on('close', (code, signal) => {
+      for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
+      const failed = steps.find((s) => s.errno !== 0);
+      const status = code ?? 128 + ((signal ? constants.signals[signal] : 0));
+      resolve({ pid, started, exit, steps, failed, fatal, status, wallMs: performance.now() - began });
+    });
+  });
+}
+
+/** `ENOENT: no such file or directory` for an errno number. */
+export function describeErrno(errno: number): string {
+  const entry = getSystemErrorMap().get(-errno);
+  return entry ? `${entry[1]} (${entry[0]})` : `errno ${errno}`;
+}

@@ -1,0 +1,150 @@
+import { statSync } from 'node:fs';
+import { isAbsolute, join, posix } from 'node:path';
+import { capabilityMask } from './capabilities.js';
+import { MS, parseMountOptions } from './mount-options.js';
+import type { Field, PlanRecord } from './shim-protocol.js';
+import type { Mount, Spec } from './oci-spec.js';
+import type { CgroupFsMount } from './cgroups/index.js';
+
+/** Annotation naming the overlay that forms the root filesystem (see docs/DESIGN.md). */
+export const OVERLAY_ANNOTATION = 'io.whalebox.rootfs.overlay';
+
+const CLONE_NEW: Record<string, number> = {
+  mount: 0x00020000,
+  uts: 0x04000000,
+  ipc: 0x08000000,
+  user: 0x10000000,
+  pid: 0x20000000,
+  network: 0x40000000,
+  cgroup: 0x02000000,
+};
+
+export interface PlanInput {
+  readonly spec: Spec;
+  readonly bundleDir: string;
+  readonly cgroupProcsFiles: readonly string[];
+  readonly cgroupMounts: readonly CgroupFsMount[];
+  readonly exitFile: string;
+  readonly exitCommand?: readonly string[];
+}
+
+/** Devices every container gets, as the OCI spec requires of a runtime. */
+const DEFAULT_DEVICES = [
+  ['/dev/null', 1, 3],
+  ['/dev/zero', 1, 5],
+  ['/dev/full', 1, 7],
+  ['/dev/random', 1, 8],
+  ['/dev/urandom', 1, 9],
+  ['/dev/tty', 5, 0],
+] as const;
+
+const DEV_SYMLINKS = [
+  ['/proc/self/fd', '/dev/fd'],
+  ['/proc/self/fd/0', '/dev/stdin'],
+  ['/proc/self/fd/1', '/dev/stdout'],
+  ['/proc/self/fd/2', '/dev/stderr'],
+  ['pts/ptmx', '/dev/ptmx'],
+  ['/proc/kcore', '/dev/core'],
+] as const;
+
+/** Turns an OCI spec into the shim's ordered launch plan (docs/shim-protocol.md). */
+export function buildPlan(input: PlanInput): PlanRecord[] {
+  const { spec } = input;
+  const plan: PlanRecord[] = [];
+  const add = (op: string, args: readonly Field[], describe: string): void => {
+    plan.push({ op, args, describe });
+  };
+  const has = (type: string): boolean => spec.linux.namespaces.some((ns) => ns.type === type && !ns.path);
+
+  const cloneFlags = spec.linux.namespaces
+    .filter((ns) => !ns.path && ns.type !== 'cgroup')
+    .reduce((flags, ns) => flags | (CLONE_NEW[ns.type] ?? 0), 0);
+  add('clone', [cloneFlags], 'create the namespaces');
+  if (spec.process.terminal) add('tty', [], 'relay a terminal');
+  add('exit-file', [input.exitFile], 'record the exit status');
+  if (input.exitCommand) add('exit-command', input.exitCommand, 'run the exit command');
+
+  for (const file of input.cgroupProcsFiles) add('cgroup-join', [file], `join cgroup ${file}`);
+  if (has('cgroup')) add('unshare', [CLONE_NEW.cgroup!], 'create the cgroup namespace');
+  add('mount', ['', '/', '', MS.REC | MS.PRIVATE, ''], 'make all mounts private');
+  if (has('uts') && spec.hostname) add('sethostname', [spec.hostname], `set hostname ${spec.hostname}`);
+  if (has('network')) add('lo-up', [], 'bring up lo');
+
+  const rootfs = isAbsolute(spec.root.path) ? spec.root.path : join(input.bundleDir, spec.root.path);
+  const overlay = spec.annotations?.[OVERLAY_ANNOTATION];
+  if (overlay) add('mount', ['overlay', rootfs, 'overlay', 0, overlay], 'mount the overlay root filesystem');
+  else add('mount', [rootfs, rootfs, '', MS.BIND | MS.REC, ''], 'bind the root filesystem');
+  add('rootfs', [rootfs], 'open the root filesystem');
+
+  for (const mount of spec.mounts) addMount(add, mount, input);
+  for (const [path, major, minor] of DEFAULT_DEVICES) {
+    add('mknod', [path, 'c', major, minor, '666', 0, 0], `create ${path}`);
+  }
+  for (const device of spec.linux.devices ?? []) {
+    const mode = ((device.fileMode ?? 0o666) & 0o7777).toString(8);
+    add('mknod', [device.path, device.type, device.major ?? 0, device.minor ?? 0, mode, device.uid ?? 0, device.gid ?? 0], `create ${device.path}`);
+  }
+  for (const [target, link] of DEV_SYMLINKS) add('symlink', [target, link], `link ${link} to ${target}`);
+
+  add('pivot-root', [], 'pivot_root into the root filesystem');
+  for (const path of spec.linux.maskedPaths ?? []) add('mask', [path], `mask ${path}`);
+  for (const path of spec.linux.readonlyPaths ?? []) add('readonly', [path], `make ${path} read-only`);
+  if (spec.root.readonly) add('remount', ['/', MS.RDONLY], 'make the root filesystem read-only');
+
+  const proc = spec.process;
+  add(proc.terminal ? 'console' : 'setsid', [], proc.terminal ? 'set up the terminal' : 'start a session');
+  add('mkdirs', [proc.cwd, '755'], `create the working directory ${proc.cwd}`);
+  add('chdir', [proc.cwd], `change to the working directory ${proc.cwd}`);
+  for (const limit of proc.rlimits ?? []) {
+    add('rlimit', [rlimitNumber(limit.type), limit.soft, limit.hard], `set ${limit.type}`);
+  }
+  add('umask', [(proc.user.umask ?? 0o022).toString(8)], 'set the umask');
+  const caps = proc.capabilities ?? {};
+  add('bounding', [capabilityMask(caps.bounding)], 'drop capabilities from the bounding set');
+  add('user', [proc.user.uid, proc.user.gid, (proc.user.additionalGids ?? []).join(',')], `switch to user ${proc.user.uid}:${proc.user.gid}`);
+  add('caps', [capabilityMask(caps.effective), capabilityMask(caps.permitted), capabilityMask(caps.inheritable)], 'set capabilities');
+  if (proc.noNewPrivileges) add('no-new-privs', [], 'set no_new_privs');
+  add('env', proc.env, 'set the environment');
+  const path = proc.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '';
+  add('exec', [path, ...proc.args], `exec ${JSON.stringify(proc.args[0])}`);
+  return plan;
+}
+
+function addMount(
+  add: (op: string, args: readonly Field[], describe: string) => void,
+  mount: Mount,
+  input: PlanInput,
+): void {
+  const target = posix.normalize(mount.destination);
+  if (mount.type === 'cgroup') {
+    for (const m of input.cgroupMounts) {
+      const flags = MS.NOSUID | MS.NODEV | MS.NOEXEC | (m.fstype === 'tmpfs' ? 0 : MS.RDONLY);
+      add('cmount', [m.fstype, m.target, m.fstype, flags, m.data, 'dir'], `mount ${m.fstype} on ${m.target}`);
+    }
+    // The tmpfs holding the v1 hierarchies becomes read-only once they are in place.
+    if (input.cgroupMounts.some((m) => m.fstype === 'tmpfs')) add('remount', [target, MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC], `make ${target} read-only`);
+    return;
+  }
+  const { flags, data } = parseMountOptions(mount.options);
+  const isBind = (flags & MS.BIND) !== 0 || mount.type === 'bind';
+  const source = mount.source ?? mount.type ?? 'none';
+  // A bind target is created in the shape of its source: a file over a file.
+  const create = isBind && !statSync(source).isDirectory() ? 'file' : 'dir';
+  add(
+    'cmount',
+    [source, target, isBind ? '' : mount.type ?? '', isBind ? flags | MS.BIND : flags, data, create],
+    `mount ${isBind ? source : mount.type} on ${target}`,
+  );
+}
+
+const RLIMITS: Record<string, number> = {
+  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5,
+  RLIMIT_NPROC: 6, RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10,
+  RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
+};
+
+function rlimitNumber(type: string): number {
+  const number = RLIMITS[type];
+  if (number === undefined) throw new Error(`unknown rlimit ${type}`);
+  return number;
+}

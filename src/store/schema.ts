@@ -1,0 +1,41 @@
+/**
+ * The database schema as an ordered list of migrations; `PRAGMA user_version` records how many
+ * have run. Append new migrations, never edit old ones: stores in the field were made by them.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE images (
+    id TEXT PRIMARY KEY,            -- sha256:<hex> of the image config blob
+    manifest_digest TEXT NOT NULL,  -- sha256:<hex> of the OCI manifest blob
+    created TEXT NOT NULL,          -- RFC 3339, from the image config
+    size INTEGER NOT NULL,          -- bytes of all unpacked layers
+    layers TEXT NOT NULL            -- JSON array of chain IDs, base layer first
+  );
+  CREATE TABLE tags (
+    reference TEXT PRIMARY KEY,     -- normalized: docker.io/library/busybox:latest
+    image_id TEXT NOT NULL REFERENCES images(id)
+  );
+  CREATE INDEX tags_image ON tags(image_id);
+  CREATE TABLE layers (
+    chain_id TEXT PRIMARY KEY,      -- sha256:<hex>; the directory layers/<hex>
+    diff_id TEXT NOT NULL,          -- sha256 of the uncompressed tar
+    parent TEXT,                    -- chain ID of the layer below, NULL for a base layer
+    size INTEGER NOT NULL           -- bytes unpacked
+  );
+  CREATE TABLE containers (
+    id TEXT PRIMARY KEY,            -- 64 hex
+    name TEXT NOT NULL UNIQUE,
+    image_id TEXT NOT NULL,
+    image_ref TEXT NOT NULL,        -- the image as the user named it
+    created TEXT NOT NULL,
+    config TEXT NOT NULL,           -- JSON: the ContainerConfig it was created from
+    status TEXT NOT NULL,           -- created | running | exited | dead
+    pid INTEGER,
+    exit_code INTEGER,
+    oom_killed INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    started_at TEXT,
+    finished_at TEXT
+  );
+  `,
+];

@@ -1,0 +1,92 @@
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const REPO = join(import.meta.dirname, '..');
+export const CLI = join(REPO, 'bin', 'whalebox');
+export const BUSYBOX_TAR = join(REPO, 'build', 'busybox-rootfs.tar');
+
+/** The busybox rootfs tarball that scripts/setup.sh makes; made here when a test runs alone. */
+export function busyboxTar(): string {
+  if (!existsSync(BUSYBOX_TAR)) {
+    const made = spawnSync('bash', [join(REPO, 'scripts', 'make-busybox-rootfs.sh'), BUSYBOX_TAR], { encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(`make-busybox-rootfs.sh failed: ${made.stderr}`);
+  }
+  return BUSYBOX_TAR;
+}
+
+export interface Result {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A private store (its own --root and --run-root) for one test file. */
+export class Store {
+  readonly dir = mkdtempSync(join(tmpdir(), 'whalebox-test-'));
+  readonly root = join(this.dir, 'root');
+  readonly runRoot = join(this.dir, 'run');
+
+  /** A store with busybox:latest imported. */
+  static withBusybox(): Store {
+    const store = new Store();
+    const imported = store.wb(['import', busyboxTar(), 'busybox:latest']);
+    if (imported.status !== 0) throw new Error(`import failed: ${imported.stderr}`);
+    return store;
+  }
+
+  args(args: string[]): string[] {
+    return [CLI, '--root', this.root, '--run-root', this.runRoot, ...args];
+  }
+
+  wb(args: string[], options: { input?: string; timeout?: number } = {}): Result {
+    const result: SpawnSyncReturns<string> = spawnSync(process.execPath, this.args(args), {
+      encoding: 'utf8',
+      input: options.input ?? '',
+      timeout: options.timeout ?? 60_000,
+    });
+    return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  /** Starts the CLI without waiting, for tests that signal it. */
+  spawn(args: string[]) {
+    return spawn(process.execPath, this.args(args), { stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  containerIds(): string[] {
+    try {
+      return readdirSync(join(this.root, 'containers'));
+    } catch {
+      return [];
+    }
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Every cgroup directory under a `whalebox` parent, in every hierarchy. */
+export function whaleboxCgroups(): string[] {
+  const found: string[] = [];
+  const base = '/sys/fs/cgroup';
+  for (const hierarchy of ['', ...readdirSync(base)]) {
+    const parent = join(base, hierarchy, 'whalebox');
+    if (!existsSync(parent)) continue;
+    for (const entry of readdirSync(parent, { withFileTypes: true })) {
+      if (entry.isDirectory()) found.push(join(parent, entry.name));
+    }
+  }
+  return found;
+}
+
+/** Mount points on the host whose path mentions the given directory. */
+export function mountsUnder(dir: string): string[] {
+  const mountinfo = spawnSync('cat', ['/proc/self/mountinfo'], { encoding: 'utf8' }).stdout;
+  return mountinfo
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((point) => point.startsWith(dir));
+}
