@@ -43,6 +43,8 @@ static int options(const struct plan *p, struct opts *o)
 			o->clone_flags = flags;
 		} else if (!strcmp(f[0], "tty") && n == 1) {
 			o->tty = true;
+		} else if (!strcmp(f[0], "clone-into-cgroup") && n == 2) {
+			o->cgroup2 = f[1];
 		} else if (!strcmp(f[0], "exit-file") && n == 2) {
 			o->exit_file = f[1];
 		} else if (!strcmp(f[0], "exit-command") && n >= 2) {

@@ -11,6 +11,7 @@ struct opts {
 	unsigned long clone_flags;
 	bool tty;
 	const char *exit_file; /* or NULL */
+	const char *cgroup2;   /* cgroup2 directory to clone into, or NULL */
 	char **exit_cmd;       /* argv, or NULL */
 	size_t nsteps;         /* steps in the plan; the last one is exec */
 };

@@ -4,6 +4,7 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { rmSync } from 'node:fs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -19,5 +20,8 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+
+// bin/whalebox writes a fresh V8 code cache on the next run.
+rmSync(join(root, 'dist/whalebox.cjs.cache'), { force: true });
 
 execFileSync('make', ['-s', '-C', join(root, 'native')], { stdio: 'inherit' });

@@ -81,7 +81,7 @@ describe('cgroup v1 driver', { skip: !isRoot ? 'needs root' : pureV2 ? 'not a cg
 
   it('applies limits, moves a process in, freezes, kills and removes', async () => {
     const cg = track(driver.create('limits', {
-      memory: { limit: 20 * MiB },
+      memory: { limit: 20 * MiB, swap: 40 * MiB },
       pids: { limit: 20 },
       cpu: { cpus: '0', quota: 50_000, period: 100_000 },
     }));

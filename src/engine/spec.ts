@@ -76,8 +76,9 @@ export function containerEnv(config: ContainerConfig, image: ImageRuntimeConfig,
 
 function ociResources(resources: Resources): LinuxResources {
   const out: LinuxResources = {};
-  if (resources.memory !== undefined || resources.memorySwap !== undefined) {
-    out.memory = { limit: resources.memory, swap: resources.memorySwap };
+  if (resources.memory !== undefined) {
+    // Docker: with a memory limit and no swap setting, the container may swap as much again.
+    out.memory = { limit: resources.memory, swap: resources.memorySwap ?? resources.memory * 2 };
   }
   if (resources.cpus !== undefined || resources.cpuShares !== undefined || resources.cpusetCpus !== undefined) {
     const period = 100_000;

@@ -4,7 +4,7 @@ import { capabilityMask } from './capabilities.js';
 import { MS, parseMountOptions } from './mount-options.js';
 import type { Field, PlanRecord } from './shim-protocol.js';
 import type { Mount, Spec } from './oci-spec.js';
-import type { CgroupFsMount } from './cgroups/index.js';
+import type { Cgroup, CgroupFsMount } from './cgroups/index.js';
 
 /** Annotation naming the overlay that forms the root filesystem (see docs/DESIGN.md). */
 export const OVERLAY_ANNOTATION = 'io.whalebox.rootfs.overlay';
@@ -22,7 +22,7 @@ const CLONE_NEW: Record<string, number> = {
 export interface PlanInput {
   readonly spec: Spec;
   readonly bundleDir: string;
-  readonly cgroupProcsFiles: readonly string[];
+  readonly cgroupEntry: Cgroup['entry'];
   readonly cgroupMounts: readonly CgroupFsMount[];
   readonly exitFile: string;
   readonly exitCommand?: readonly string[];
@@ -60,11 +60,13 @@ export function buildPlan(input: PlanInput): PlanRecord[] {
     .filter((ns) => !ns.path && ns.type !== 'cgroup')
     .reduce((flags, ns) => flags | (CLONE_NEW[ns.type] ?? 0), 0);
   add('clone', [cloneFlags], 'create the namespaces');
+  const { tasks, cloneInto } = input.cgroupEntry;
+  if (cloneInto) add('clone-into-cgroup', [cloneInto], `start in cgroup ${cloneInto}`);
   if (spec.process.terminal) add('tty', [], 'relay a terminal');
   add('exit-file', [input.exitFile], 'record the exit status');
   if (input.exitCommand) add('exit-command', input.exitCommand, 'run the exit command');
 
-  for (const file of input.cgroupProcsFiles) add('cgroup-join', [file], `join cgroup ${file}`);
+  for (const file of tasks) add('cgroup-join', [file], `join cgroup ${file}`);
   if (has('cgroup')) add('unshare', [CLONE_NEW.cgroup!], 'create the cgroup namespace');
   add('mount', ['', '/', '', MS.REC | MS.PRIVATE, ''], 'make all mounts private');
   if (has('uts') && spec.hostname) add('sethostname', [spec.hostname], `set hostname ${spec.hostname}`);

@@ -30,7 +30,7 @@ export async function runBundle(bundle: Bundle, options: RunOptions): Promise<La
   const plan = buildPlan({
     spec: bundle.spec,
     bundleDir: bundle.dir,
-    cgroupProcsFiles: cgroup.procsFiles,
+    cgroupEntry: cgroup.entry,
     cgroupMounts: driver.containerMounts(),
     exitFile: exitFilePath(bundle.dir),
     exitCommand: options.exitCommand,

@@ -14,24 +14,29 @@ export interface PlanRecord {
   readonly describe: string;
 }
 
-function encodeRecord(fields: readonly Field[]): Buffer {
-  const parts: Buffer[] = [u32(fields.length)];
-  for (const field of fields) {
-    const bytes = Buffer.from(String(field), 'utf8');
-    parts.push(u32(bytes.length), bytes);
+/** `header` words, then per record `u32 count` and per field `u32 length` + bytes. */
+function encodeRecords(records: readonly (readonly Field[])[], header: readonly number[]): Buffer {
+  const encoded = records.map((fields) => fields.map((field) => Buffer.from(String(field), 'utf8')));
+  let size = header.length * 4;
+  for (const fields of encoded) size += 4 + fields.reduce((sum, bytes) => sum + 4 + bytes.length, 0);
+  const out = Buffer.allocUnsafe(size);
+  let offset = 0;
+  for (const value of header) offset = out.writeUInt32LE(value, offset);
+  for (const fields of encoded) {
+    offset = out.writeUInt32LE(fields.length, offset);
+    for (const bytes of fields) {
+      offset = out.writeUInt32LE(bytes.length, offset);
+      offset += bytes.copy(out, offset);
+    }
   }
-  return Buffer.concat(parts);
+  return out;
 }
 
-function u32(value: number): Buffer {
-  const buffer = Buffer.allocUnsafe(4);
-  buffer.writeUInt32LE(value);
-  return buffer;
-}
-
+/** A plan: magic, body length, then the records (docs/shim-protocol.md). */
 export function encodePlan(records: readonly PlanRecord[]): Buffer {
-  const body = Buffer.concat(records.map((r) => encodeRecord([r.op, ...r.args])));
-  return Buffer.concat([u32(PLAN_MAGIC), u32(body.length), body]);
+  const plan = encodeRecords(records.map((r) => [r.op, ...r.args]), [PLAN_MAGIC, 0]);
+  plan.writeUInt32LE(plan.length - 8, 4);
+  return plan;
 }
 
 /**

@@ -22,6 +22,13 @@ export interface Cgroup {
    * unshares its cgroup namespace.
    */
   readonly procsFiles: readonly string[];
+  /**
+   * How a new, single-threaded container init enters it cheaply: it writes "0" to each v1
+   * `tasks` file (moving one thread skips the cgroup_threadgroup_rwsem write lock and the RCU
+   * grace period it costs, ~10 ms here) and is cloned straight into the cgroup2 directory
+   * (clone3 with CLONE_INTO_CGROUP), if the host has one.
+   */
+  readonly entry: { readonly tasks: readonly string[]; readonly cloneInto?: string };
   /** Whether the kernel's OOM killer killed a process in it (false when it is gone). */
   oomKilled(): boolean;
   /** The processes in it (empty when it is gone). */

@@ -20,11 +20,8 @@ describe('limitWrites v1', () => {
     assert.deepEqual(table(1, {}), []);
   });
 
-  it('memory without swap: memory+swap defaults to twice the memory (Docker)', () => {
-    assert.deepEqual(table(1, { memory: { limit: 20 * MiB } }), [
-      ['memory/memory.limit_in_bytes', String(20 * MiB)],
-      ['memory/memory.memsw.limit_in_bytes?', String(40 * MiB)],
-    ]);
+  it('memory without swap leaves swap alone (the spec is taken literally)', () => {
+    assert.deepEqual(table(1, { memory: { limit: 20 * MiB } }), [['memory/memory.limit_in_bytes', String(20 * MiB)]]);
   });
 
   it('memory with swap (memory+swap total)', () => {
@@ -79,11 +76,8 @@ describe('limitWrites v1', () => {
 });
 
 describe('limitWrites v2', () => {
-  it('memory without swap: swap as much as memory (Docker)', () => {
-    assert.deepEqual(table(2, { memory: { limit: 20 * MiB } }), [
-      ['memory.max', String(20 * MiB)],
-      ['memory.swap.max?', String(20 * MiB)],
-    ]);
+  it('memory without swap leaves swap alone', () => {
+    assert.deepEqual(table(2, { memory: { limit: 20 * MiB } }), [['memory.max', String(20 * MiB)]]);
   });
 
   it('memory with swap: memory.swap.max = swap − memory (runc)', () => {

@@ -89,8 +89,7 @@ function normalize(r: CgroupResources | undefined): Normalized {
       if (out.memory === undefined || out.memory === -1) fail('a memory+swap limit needs a memory limit as well');
       if (swap < out.memory) fail(`the memory+swap limit ${swap} is smaller than the memory limit ${out.memory}`);
     }
-    // Docker: with a memory limit and no swap setting, the container may swap as much again.
-    out.memsw = swap ?? (out.memory !== undefined && out.memory > 0 ? out.memory * 2 : undefined);
+    out.memsw = swap;
     out.reservation = bytes(m.reservation, 'memory reservation');
     if (m.swappiness !== undefined && m.swappiness !== -1) {
       const s = integer(m.swappiness, 'memory swappiness');
@@ -143,8 +142,8 @@ export function sharesToWeight(shares: number): number {
 /**
  * Which files get which values, in the order they must be written (v1 memory before memsw,
  * CFS period before quota). Throws WhaleboxError on values the kernel would refuse.
- * Swap follows Docker and runc: `memory.swap` is memory+swap in total, -1 unlimited; with a
- * memory limit and no swap, memory+swap defaults to twice the memory.
+ * Swap follows the OCI spec and runc: `memory.swap` is memory+swap in total, -1 unlimited,
+ * unset leaves the kernel's default (Docker's "twice the memory" default is the engine's).
  */
 export function limitWrites(version: 1 | 2, resources: CgroupResources | undefined): CgroupWrite[] {
   const n = normalize(resources);

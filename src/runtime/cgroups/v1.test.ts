@@ -102,6 +102,14 @@ describe('paths and names', () => {
     ]);
   });
 
+  it('a new init enters v1 through tasks files and is cloned into the cgroup2 directory', () => {
+    assert.deepEqual(driver.open('abc').entry, {
+      tasks: ['cpu', 'cpuacct', 'cpuset', 'memory', 'systemd'].map((h) => `/sys/fs/cgroup/${h}/whalebox/abc/tasks`),
+      cloneInto: '/sys/fs/cgroup/unified/whalebox/abc',
+    });
+    assert.deepEqual(new CgroupV2Driver('/sys/fs/cgroup').open('abc').entry, { tasks: [], cloneInto: '/sys/fs/cgroup/whalebox/abc' });
+  });
+
   it('rejects names that are not one path component', () => {
     for (const bad of ['', '.', '..', 'a/b', '../x', 'a\nb']) {
       assert.throws(() => driver.open(bad), WhaleboxError);

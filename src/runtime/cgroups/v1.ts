@@ -201,6 +201,7 @@ export class CgroupV1 implements Cgroup {
   readonly path: string;
   readonly dirs: readonly string[];
   readonly procsFiles: readonly string[];
+  readonly entry: Cgroup['entry'];
 
   constructor(
     private readonly hierarchies: readonly CgroupHierarchy[],
@@ -210,6 +211,10 @@ export class CgroupV1 implements Cgroup {
     this.path = `/${[...parent, name].join('/')}`;
     this.dirs = hierarchies.map((h) => join(h.mountPoint, this.path));
     this.procsFiles = this.dirs.map((d) => join(d, 'cgroup.procs'));
+    this.entry = {
+      tasks: this.dirs.filter((_, i) => hierarchies[i]!.version === 1).map((d) => join(d, 'tasks')),
+      cloneInto: this.dirs.find((_, i) => hierarchies[i]!.version === 2),
+    };
   }
 
   /** The directory in the hierarchy holding `controller`. */

@@ -148,6 +148,7 @@ export class CgroupV2 implements Cgroup {
   readonly dir: string;
   readonly dirs: readonly string[];
   readonly procsFiles: readonly string[];
+  readonly entry: Cgroup['entry'];
 
   constructor(
     private readonly mountRoot: string,
@@ -158,6 +159,7 @@ export class CgroupV2 implements Cgroup {
     this.dir = join(mountRoot, this.path);
     this.dirs = [this.dir];
     this.procsFiles = [join(this.dir, 'cgroup.procs')];
+    this.entry = { tasks: [], cloneInto: this.dir };
   }
 
   oomKilled(): boolean {
