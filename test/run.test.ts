@@ -278,6 +278,19 @@ describe('exit status', () => {
   });
 });
 
+describe('--trace', () => {
+  test('prints every launch step with its duration, and a failing step by name', () => {
+    const r = run('--trace', 'busybox', 'true');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^\[trace\] +\d+\.\d{3} ms  pivot-root +pivot_root into the root filesystem$/m);
+    assert.match(r.stderr, /^\[trace\] +\d+\.\d{3} ms  total/m);
+    const failed = run('--trace', '-w', '/etc/passwd', 'busybox', 'true');
+    assert.equal(failed.status, 125);
+    assert.match(failed.stderr, /FAILED mkdirs +create the working directory \/etc\/passwd/);
+    assert.match(failed.stderr, /^whalebox: failed to start the container: create the working directory \/etc\/passwd: .*\(ENOTDIR\)$/m);
+  });
+});
+
 describe('bad input: one clear line and status 125', () => {
   const cases: [string, string[], RegExp][] = [
     ['unknown flag', ['--bogus', 'busybox', 'true'], /unknown flag: --bogus/],
@@ -303,6 +316,24 @@ describe('bad input: one clear line and status 125', () => {
     const before = store.containerIds().length;
     assert.equal(store.wb(['run', 'busybox', 'no-such-command']).status, 127);
     assert.equal(store.containerIds().length, before);
+  });
+});
+
+describe('cleanup when the CLI dies', () => {
+  test('the shim runs the exit command: cgroup and --rm directory go away', async () => {
+    const before = new Set(store.containerIds());
+    const child = store.spawn(['run', '--rm', 'busybox', 'sh', '-c', 'echo ready; sleep 1']);
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    const id = store.containerIds().find((c) => !before.has(c));
+    assert.ok(id);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('exit', resolve));
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && (store.containerIds().includes(id) || whaleboxCgroups().some((c) => c.endsWith(id)))) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(!store.containerIds().includes(id), 'the container directory is gone');
+    assert.deepEqual(whaleboxCgroups().filter((c) => c.endsWith(id)), []);
   });
 });
 

@@ -18,10 +18,11 @@ function inPty(rows: number, cols: number, typed: string, args: string[]) {
 }
 
 test('-it gives a real terminal: typed commands run, the status comes back', () => {
-  const r = inPty(37, 111, 'echo hi; stty size; tty; exit 5\r', ['run', '-it', '--rm', 'busybox', 'sh']);
+  const r = inPty(37, 111, 'echo hi; stty size; tty\r<wait><resize 50 132>stty size; exit 5\r', ['run', '-it', '--rm', 'busybox', 'sh']);
   assert.equal(r.status, 5, r.stdout + r.stderr);
   assert.match(r.stdout, /\r\nhi\r\n/);
   assert.match(r.stdout, /\r\n37 111\r\n/);
+  assert.match(r.stdout, /\r\n50 132\r\n/, 'a resize reaches the container');
   assert.match(r.stdout, /\r\n\/dev\/pts\/0\r\n/);
 });
 

@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ContainerConfig } from './container-config.js';
+import { buildSpec, containerArgs, containerEnv } from './spec.js';
+
+const config = (overrides: Partial<ContainerConfig> = {}): ContainerConfig => ({
+  image: 'busybox',
+  env: [],
+  tty: false,
+  interactive: false,
+  autoRemove: false,
+  volumes: [],
+  tmpfs: [],
+  readonlyRootfs: false,
+  network: 'default',
+  resources: {},
+  ...overrides,
+});
+
+test("entrypoint and cmd combine as Docker's do", () => {
+  const image = { Entrypoint: ['/entry'], Cmd: ['default'] };
+  assert.deepEqual(containerArgs(config(), image), ['/entry', 'default']);
+  assert.deepEqual(containerArgs(config({ cmd: ['mine'] }), image), ['/entry', 'mine']);
+  assert.deepEqual(containerArgs(config({ entrypoint: 'sh' }), image), ['sh']);
+  assert.deepEqual(containerArgs(config({ entrypoint: '', cmd: ['ls'] }), image), ['ls']);
+  assert.throws(() => containerArgs(config(), {}), /No command specified/);
+});
+
+test('the environment: defaults, image, then the user; later keys win', () => {
+  const env = containerEnv(config({ tty: true, env: ['A=user', 'B=2'] }), { Env: ['A=image', 'PATH=/custom'] }, 'host1', '/root');
+  assert.deepEqual(env, ['PATH=/custom', 'HOSTNAME=host1', 'A=user', 'TERM=xterm', 'B=2', 'HOME=/root']);
+});
+
+test("Docker's defaults: capabilities, masked paths, limits, mounts by depth", () => {
+  const spec = buildSpec({
+    id: 'c'.repeat(64),
+    config: config({
+      cmd: ['true'],
+      autoRemove: true,
+      volumes: [
+        { source: '/h/deep', destination: '/a/b', readonly: true },
+        { source: '/h/top', destination: '/a', readonly: false },
+      ],
+      resources: { memory: 20 * 1024 * 1024, cpus: 0.5, pidsLimit: 0 },
+    }),
+    image: {},
+    layerDirs: ['/layers/base', '/layers/top'],
+    user: { uid: 0, gid: 0, additionalGids: [], home: '/root' },
+    bundleDir: '/bundle',
+    hostname: 'cccccccccccc',
+  });
+  assert.equal(spec.process.capabilities?.bounding?.length, 14);
+  assert.deepEqual(spec.process.capabilities?.inheritable, []);
+  assert.ok(spec.linux.maskedPaths?.includes('/proc/kcore'));
+  assert.ok(spec.linux.readonlyPaths?.includes('/proc/sys'));
+  assert.deepEqual(spec.linux.resources, {
+    memory: { limit: 20971520, swap: 41943040 },
+    cpu: { shares: undefined, period: 100000, quota: 50000, cpus: undefined },
+    pids: { limit: -1 },
+  });
+  const destinations = spec.mounts.map((m) => m.destination);
+  assert.ok(destinations.indexOf('/a') < destinations.indexOf('/a/b'));
+  assert.deepEqual(spec.mounts.find((m) => m.destination === '/a/b')?.options, ['rbind', 'rprivate', 'ro']);
+  assert.equal(
+    spec.annotations?.['io.whalebox.rootfs.overlay'],
+    'lowerdir=/layers/top:/layers/base,upperdir=/bundle/diff,workdir=/bundle/work,volatile',
+  );
+  assert.deepEqual(spec.linux.namespaces.map((n) => n.type), ['pid', 'ipc', 'uts', 'mount', 'cgroup', 'network']);
+});
