@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -31,6 +32,7 @@ static struct {
 	int chan;   /* reports to the parent */
 	int root;   /* root of container paths, from `rootfs` */
 	int master; /* pty master, sent with the next report */
+	int fd;     /* the record's fd (struct record) of the step being run */
 	char **env;
 	const struct winsize *ws;
 } c;
@@ -46,10 +48,13 @@ static const char *opt(const char *s)
 	return *s ? s : NULL;
 }
 
+/* The parent opened the file: by now, after `setns mnt`, its path may lead into the container. */
 static int st_cgroup_join(char **f)
 {
-	int fd = open(f[1], O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, "0", 1) < 0 || close(fd) < 0)
+	(void)f;
+	if (c.fd < 0)
+		return -c.fd; /* the parent's open failed */
+	if (write(c.fd, "0", 1) < 0 || close(c.fd) < 0)
 		return errno;
 	return 0;
 }
@@ -153,8 +158,8 @@ static int st_remount(char **f)
 
 static int st_console(char **f)
 {
-	(void)f;
-	return tty_console(c.root, c.ws, &c.master);
+	unsigned long long bind;
+	return field_num(f[1], 10, 1, &bind) ? EINVAL : tty_console(c.root, c.ws, bind, &c.master);
 }
 
 static int st_setsid(char **f)
@@ -218,7 +223,10 @@ static int st_user(char **f)
 	unsigned long long uid, gid;
 	if (field_num(f[1], 10, ID_MAX, &uid) || field_num(f[2], 10, ID_MAX, &gid))
 		return EINVAL;
-	return caps_user((uid_t)uid, (gid_t)gid, f[3]);
+	int err = caps_user((uid_t)uid, (gid_t)gid, f[3]);
+	/* A new effective uid or gid clears the parent-death signal: set it again. A parent that
+	 * died meanwhile is caught when this step's report cannot be sent. */
+	return err ? err : sys(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
 }
 
 static int st_caps(char **f)
@@ -300,7 +308,7 @@ static const struct step {
 	{ "mask", 2, 2, st_mask },
 	{ "readonly", 2, 2, st_readonly },
 	{ "remount", 3, 3, st_remount },
-	{ "console", 1, 1, st_console },
+	{ "console", 2, 2, st_console },
 	{ "setsid", 1, 1, st_setsid },
 	{ "stdin-null", 1, 1, st_stdin_null },
 	{ "chdir", 2, 2, st_chdir },
@@ -376,13 +384,37 @@ static int reset_signals(void)
 	return sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-_Noreturn void child_run(const struct plan *p, int chan, const struct winsize *ws)
+/* Before any step: nothing of the parent's may keep the container alive or reachable. */
+static int setup(const struct child_io *io)
 {
-	c.chan = chan;
-	c.root = c.master = -1;
-	c.ws = ws;
+	/* With the parent's end closed here too, the channel tells of the parent's death. */
+	if (close(io->peer) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return -1;
+	/* A parent that died before the prctl sent no signal, but its end is closed now: poll sees
+	 * a hang-up. */
+	struct pollfd chan = { io->chan, POLLOUT, 0 };
+	if (poll(&chan, 1, 0) < 0 || (chan.revents & (POLLHUP | POLLERR)))
+		return -1;
+	/* Until execve resets it, /proc/PID of the child is closed to the processes of a container
+	 * that it joins (`setns`): the host fds it holds stay out of their reach. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return -1;
+	/* fd 1 and 2 go to the log before any step can write to them. */
+	if (io->out >= 0 && (dup2(io->out, STDOUT_FILENO) < 0 || dup2(io->err, STDERR_FILENO) < 0 ||
+			     close(io->out) < 0 || close(io->err) < 0))
+		return -1;
 	/* fd 4 is the parent's (fd 3 was closed once the plan was read). */
-	if (reset_signals() < 0 || close(4) < 0)
+	return reset_signals() < 0 || close(4) < 0 ? -1 : 0;
+}
+
+_Noreturn void child_run(const struct plan *p, const struct child_io *io)
+{
+	c.chan = io->chan;
+	c.root = io->root;
+	c.master = -1;
+	c.ws = &io->ws;
+	/* Not a step, so no report: the parent sees status 125 before any step report. */
+	if (setup(io) < 0)
 		_exit(125);
 	for (size_t i = 0; i < p->n; i++) {
 		const struct step *s = step_find(p->r[i].f[0]);
@@ -390,6 +422,7 @@ _Noreturn void child_run(const struct plan *p, int chan, const struct winsize *w
 			continue; /* an option, for the parent */
 		struct timespec t0;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
+		c.fd = p->r[i].fd;
 		int err = s->run(p->r[i].f);
 		report_step(i, err, usec_since(&t0));
 		if (err)

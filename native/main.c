@@ -1,6 +1,7 @@
 /* whalebox-shim: runs one container from the launch plan on fd 3 and reports on fd 4.
  * The contract is docs/shim-protocol.md. */
 #include "child.h"
+#include "enter.h"
 #include "monitor.h"
 #include "plan.h"
 #include "report.h"
@@ -43,6 +44,12 @@ static int options(const struct plan *p, struct opts *o)
 			o->clone_flags = flags;
 		} else if (!strcmp(f[0], "tty") && n == 1) {
 			o->tty = true;
+		} else if (!strcmp(f[0], "detach") && n == 1) {
+			o->detach = true;
+		} else if (!strcmp(f[0], "log") && n == 2) {
+			o->log = f[1];
+		} else if (!strcmp(f[0], "setns") && n == 3 && ns_type(f[1])) {
+			o->setns = true;
 		} else if (!strcmp(f[0], "clone-into-cgroup") && n == 2) {
 			o->cgroup2 = f[1];
 		} else if (!strcmp(f[0], "exit-file") && n == 2) {
@@ -57,8 +64,9 @@ static int options(const struct plan *p, struct opts *o)
 			return EINVAL;
 		}
 	}
-	/* Steps after exec could never run; a console without `tty` would have nobody to relay it. */
-	if (!last || strcmp(last, "exec") || (console && !o->tty))
+	/* Steps after exec could never run; a console without `tty` would have nobody to relay it;
+	 * after `setns` the exit command would run in the container's namespaces. */
+	if (!last || strcmp(last, "exec") || (console && !o->tty) || (o->setns && o->exit_cmd))
 		return EINVAL;
 	return 0;
 }

@@ -1,16 +1,17 @@
 #include "monitor.h"
 
 #include "child.h"
+#include "enter.h"
+#include "finish.h"
+#include "log.h"
 #include "report.h"
 #include "tty.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -30,7 +31,9 @@ static struct {
 	size_t done;    /* steps the child reported as done */
 	int status;     /* from waitpid */
 	struct relay relay;
-} m = { .pid = -1, .chan = -1, .relay = { .master = -1 } };
+	struct log log;
+	struct exit_file exit;
+} m = { .pid = -1, .chan = -1, .relay = { .master = -1 }, .log = LOG_INIT };
 
 /* The parent failed: say so, and take the container along rather than leave it unmonitored. */
 static _Noreturn void die(const char *stage, int err)
@@ -64,6 +67,9 @@ static void on_channel(const struct opts *o)
 			struct rec r;
 			rec_start(&r, "started");
 			report(&r);
+			/* Nobody hears the exit of a detached container: the exit command runs. */
+			if (o->detach)
+				report_close();
 		}
 		return;
 	}
@@ -101,73 +107,43 @@ static void on_signal(void)
 	}
 }
 
-static int write_exit_file(const char *path, int code, int sig)
+/* Fork-like clone into new namespaces (or none, with `setns`). With a cgroup2 directory,
+ * clone3(CLONE_INTO_CGROUP) places the child there as it is born: no migration, so no
+ * cgroup_threadgroup_rwsem write lock and the RCU grace period it costs (~10 ms here). */
+static long spawn(const struct opts *o, int cgroup)
 {
-	char tmp[PATH_MAX], line[32];
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-		return ENAMETOOLONG;
-	int len = snprintf(line, sizeof line, "%d %d\n", code, sig);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return errno;
-	ssize_t n = write(fd, line, (size_t)len);
-	int err = n < 0 ? errno : n != len ? EIO : 0;
-	if (close(fd) < 0 && !err)
-		err = errno;
-	/* rename: readers see the old file or the whole new one. */
-	if (!err && rename(tmp, path) < 0)
-		err = errno;
-	return err;
-}
-
-/* Nobody heard the exit report, so the exit command cleans up instead: in its own session,
- * stdio on /dev/null, not waited for. */
-static void run_exit_command(char **argv)
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		report_fatal("exit-command", errno);
-	if (pid != 0)
-		return;
-	sigset_t none;
-	sigemptyset(&none);
-	int fd = open("/dev/null", O_RDWR);
-	if (fd < 0 || setsid() < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 ||
-	    close_range(3, ~0U, 0) < 0 || signal(SIGPIPE, SIG_DFL) == SIG_ERR ||
-	    sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-		_exit(127);
-	execvp(argv[0], argv);
-	_exit(127);
-}
-
-/* Fork-like clone into new namespaces. With a cgroup2 directory, clone3(CLONE_INTO_CGROUP)
- * places the child there as it is born: no migration, so no cgroup_threadgroup_rwsem write
- * lock and the RCU grace period it costs (~10 ms here). */
-static long spawn(const struct opts *o)
-{
-	if (!o->cgroup2)
+	if (cgroup < 0)
 		return syscall(SYS_clone, o->clone_flags | SIGCHLD, 0, 0, 0, 0);
-	int dir = open(o->cgroup2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0)
-		die("cgroup", errno);
 	struct clone_args args = {
 		.flags = o->clone_flags | CLONE_INTO_CGROUP,
 		.exit_signal = SIGCHLD,
-		.cgroup = (uint64_t)dir,
+		.cgroup = (uint64_t)cgroup,
 	};
-	long pid = syscall(SYS_clone3, &args, sizeof args);
-	int err = errno;
-	if (pid != 0 && close(dir) < 0)
-		die("cgroup", errno);
-	errno = err;
-	return pid;
+	return syscall(SYS_clone3, &args, sizeof args);
 }
 
-int monitor(const struct plan *p, const struct opts *o)
+static int close_fd(int fd)
 {
-	struct winsize ws = { 0 };
+	return fd >= 0 && close(fd) < 0 ? errno : 0;
+}
+
+int monitor(struct plan *p, const struct opts *o)
+{
+	struct child_io io = { .out = -1, .err = -1 };
 	if (o->tty)
-		tty_size(&ws);
+		tty_size(&io.ws);
+
+	/* Every host file first, then `setns`: after `setns mnt`, host paths lead into the
+	 * container. */
+	int err, cgroup = -1;
+	if (o->log && (err = log_open(&m.log, o->log)))
+		die("log", err);
+	if (o->exit_file && (err = exit_file_open(&m.exit, o->exit_file)))
+		die("exit-file", err);
+	if (o->cgroup2 && (cgroup = open(o->cgroup2, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		die("cgroup", errno);
+	if ((err = enter_open(p)) || (err = enter_setns(p, &io.root)))
+		die("setns", err);
 
 	/* Blocked before clone so that none is lost; the child unblocks them at once. */
 	sigset_t set;
@@ -183,25 +159,40 @@ int monitor(const struct plan *p, const struct opts *o)
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		die("channel", errno);
-	long pid = spawn(o);
+	io.chan = sv[1];
+	io.peer = sv[0];
+	/* With a terminal, its master is what goes to the log. */
+	m.relay.log = o->log ? &m.log : NULL;
+	int ends[2];
+	if (o->log && !o->tty) {
+		if ((err = log_pipes(&m.log, ends)))
+			die("log", err);
+		io.out = ends[0];
+		io.err = ends[1];
+	}
+	long pid = spawn(o, cgroup);
 	if (pid < 0)
 		die("clone", errno);
 	if (pid == 0)
-		child_run(p, sv[1], &ws);
+		child_run(p, &io);
 	m.pid = (pid_t)pid;
 	m.chan = sv[0];
-	if (close(sv[1]) < 0)
-		die("channel", errno);
+	/* What only the child needs; the write ends especially: their EOF is the end of output. */
+	if ((err = close_fd(sv[1])) || (err = close_fd(io.out)) || (err = close_fd(io.err)) ||
+	    (err = close_fd(io.root)) || (err = close_fd(cgroup)) || (err = enter_close(p)))
+		die("close", err);
 	struct rec r;
 	rec_start(&r, "pid");
 	rec_num(&r, pid);
 	report(&r);
 
-	/* Until the container is reaped and every report of the child has been read. */
-	while (!m.reaped || m.chan >= 0) {
-		struct pollfd pfd[4] = { { m.sfd, POLLIN, 0 }, { m.chan, POLLIN, 0 } };
+	/* Until the container is reaped, every report of the child has been read, and its output
+	 * has reached the log: its last words come before the exit file. */
+	while (!m.reaped || m.chan >= 0 || log_reading(&m.log)) {
+		struct pollfd pfd[6] = { { m.sfd, POLLIN, 0 }, { m.chan, POLLIN, 0 } };
 		relay_events(&m.relay, pfd + 2);
-		if (poll(pfd, 4, -1) < 0) {
+		log_events(&m.log, pfd + 4);
+		if (poll(pfd, 6, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			die("poll", errno);
@@ -211,13 +202,15 @@ int monitor(const struct plan *p, const struct opts *o)
 		if (pfd[0].revents)
 			on_signal();
 		relay_io(&m.relay, pfd + 2);
+		log_io(&m.log, pfd + 4);
 	}
 	relay_drain(&m.relay);
+	log_flush(&m.log, &m.log.out); /* a terminal's last line */
 
 	int code = WIFEXITED(m.status) ? WEXITSTATUS(m.status) : -1;
 	int sig = WIFSIGNALED(m.status) ? WTERMSIG(m.status) : 0;
 	int status = code >= 0 ? code : 128 + sig;
-	int err = o->exit_file ? write_exit_file(o->exit_file, code, sig) : 0;
+	err = o->exit_file ? exit_file_write(&m.exit, code, sig) : 0;
 	if (err) {
 		report_fatal("exit-file", err);
 		status = 125;
@@ -226,6 +219,6 @@ int monitor(const struct plan *p, const struct opts *o)
 	rec_num(&r, code);
 	rec_num(&r, sig);
 	if (!report(&r) && o->exit_cmd)
-		run_exit_command(o->exit_cmd);
+		exit_command(o->exit_cmd);
 	return status;
 }

@@ -10,6 +10,9 @@
 struct opts {
 	unsigned long clone_flags;
 	bool tty;
+	bool detach;           /* stop reporting after `started` */
+	bool setns;            /* the plan joins an existing container */
+	const char *log;       /* CRI log file, or NULL */
 	const char *exit_file; /* or NULL */
 	const char *cgroup2;   /* cgroup2 directory to clone into, or NULL */
 	char **exit_cmd;       /* argv, or NULL */
@@ -17,6 +20,6 @@ struct opts {
 };
 
 /* Runs the plan; returns the shim's exit status (the container's, or 125). */
-int monitor(const struct plan *p, const struct opts *o);
+int monitor(struct plan *p, const struct opts *o);
 
 #endif

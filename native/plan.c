@@ -93,7 +93,7 @@ int plan_read(int fd, struct plan *p)
 			return ENOMEM;
 		if (record_decode(buf, len, &pos, f, n) < 0)
 			return EINVAL;
-		p->r[p->n++] = (struct record){ f, n };
+		p->r[p->n++] = (struct record){ f, n, -EBADF };
 	}
 	return 0;
 }

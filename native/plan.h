@@ -9,6 +9,10 @@
 struct record {
 	char **f;
 	uint32_t n;
+	/* The host file of a `cgroup-join` or `setns` record, which the parent opens before clone
+	 * (and before any setns, while host paths are reachable): an fd, or -errno when the open
+	 * failed. -EBADF until then. */
+	int fd;
 };
 
 struct plan {

@@ -59,6 +59,13 @@ bool report(const struct rec *r)
 	return report_raw(r->buf, r->len);
 }
 
+void report_close(void)
+{
+	if (!broken && close(REPORT_FD) < 0)
+		dprintf(STDERR_FILENO, "whalebox-shim: close reports: %s\n", strerror(errno));
+	broken = true;
+}
+
 void report_fatal(const char *stage, int err)
 {
 	struct rec r;

@@ -21,6 +21,9 @@ void rec_num(struct rec *r, long long v);
 bool report_raw(const void *buf, size_t len);
 bool report(const struct rec *r);
 
+/* Stops reporting for good: the caller (a detached run) listens no further than `started`. */
+void report_close(void);
+
 /* Reports `fatal STAGE ERR`, or says it on stderr when fd 4 is unusable. */
 void report_fatal(const char *stage, int err);
 

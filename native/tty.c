@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 /* On failure the child exits at once, so error paths leave fds open. */
-int tty_console(int root, const struct winsize *ws, int *master)
+int tty_console(int root, const struct winsize *ws, bool bind, int *master)
 {
 	int unlock = 0;
 	unsigned n;
@@ -23,7 +23,8 @@ int tty_console(int root, const struct winsize *ws, int *master)
 	int s = root_open(root, path, O_RDWR | O_NOCTTY);
 	if (s < 0 || ioctl(s, TIOCSWINSZ, ws) < 0)
 		return errno;
-	int err = root_mount(root, fd_path(p, s), "/dev/console", NULL, MS_BIND, NULL, CREATE_FILE);
+	int err = bind ? root_mount(root, fd_path(p, s), "/dev/console", NULL, MS_BIND, NULL,
+				    CREATE_FILE) : 0;
 	if (err)
 		return err;
 	if (setsid() < 0 || ioctl(s, TIOCSCTTY, 0) < 0 || dup2(s, 0) < 0 || dup2(s, 1) < 0 ||
@@ -52,6 +53,10 @@ int relay_start(struct relay *r, int master)
 	int fl = fcntl(master, F_GETFL);
 	if (fl < 0 || fcntl(master, F_SETFL, fl | O_NONBLOCK) < 0)
 		return errno;
+	if (r->log) {
+		r->in_eof = true; /* output goes to the log; fd 0 is nothing of the container's */
+		return 0;
+	}
 	if (!isatty(STDIN_FILENO))
 		return 0;
 	if (tcgetattr(STDIN_FILENO, &saved) < 0)
@@ -83,6 +88,10 @@ static bool copy_out(struct relay *r)
 			r->master = -1;
 		}
 		return false;
+	}
+	if (r->log) {
+		log_feed(r->log, &r->log->out, buf, (size_t)n);
+		return true;
 	}
 	for (ssize_t off = 0; off < n && !r->out_err;) {
 		ssize_t w = write(STDOUT_FILENO, buf + off, (size_t)(n - off));

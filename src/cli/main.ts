@@ -19,9 +19,13 @@ function buildProgram(): Command {
   let context: Context | undefined;
   const getContext = (): Context => (context ??= createContext(program.opts<GlobalOptions>()));
   registerCommands(program, getContext);
-  for (const command of program.commands) {
-    command.exitOverride().configureOutput({ writeErr: () => {} });
-  }
+  const quiet = (command: Command): void => {
+    for (const sub of command.commands) {
+      sub.exitOverride().configureOutput({ writeErr: () => {} });
+      quiet(sub);
+    }
+  };
+  quiet(program);
   return program;
 }
 

@@ -10,10 +10,13 @@ import {
   parseNetwork,
   parseTmpfs,
   parseVolume,
+  parseLabels,
+  parseRestart,
   type ContainerConfig,
   type Resources,
 } from '../engine/container-config.js';
-import { runForeground } from '../engine/run.js';
+import { runDetached, runForeground } from '../engine/run.js';
+import { parseSignal } from '../engine/lifecycle.js';
 
 interface RunFlags {
   interactive?: boolean;
@@ -37,6 +40,11 @@ interface RunFlags {
   pidsLimit?: string;
   network: string;
   trace?: boolean;
+  detach?: boolean;
+  restart: string;
+  label: string[];
+  stopSignal?: string;
+  stopTimeout?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -74,6 +82,9 @@ function readEnvFile(file: string): string {
 }
 
 export function toContainerConfig(image: string, command: string[], flags: RunFlags): ContainerConfig {
+  const restart = parseRestart(flags.restart);
+  if (flags.rm && restart.name !== 'no') throw new WhaleboxError('Conflicting options: --restart and --rm');
+  if (flags.stopSignal !== undefined) parseSignal(flags.stopSignal);
   const env = [
     ...flags.envFile.flatMap((file) => parseEnvFile(readEnvFile(file), process.env)),
     ...flags.env.flatMap((entry) => expandEnv(entry, process.env)),
@@ -95,12 +106,12 @@ export function toContainerConfig(image: string, command: string[], flags: RunFl
     readonlyRootfs: flags.readOnly ?? false,
     network: parseNetwork(flags.network),
     resources: parseResources(flags),
+    restart,
+    detach: flags.detach ?? false,
+    labels: parseLabels(flags.label),
+    stopSignal: flags.stopSignal,
+    stopTimeout: flags.stopTimeout === undefined ? undefined : parseInteger('--stop-timeout', flags.stopTimeout, -1),
   };
-}
-
-/** The CLI invocation that cleans up a container when the shim outlives this process. */
-function exitCommand(context: Context, id: string): string[] {
-  return [process.execPath, process.argv[1]!, '--root', context.paths.root, '--run-root', context.paths.runRoot, 'container', 'cleanup', id];
 }
 
 export function register(program: Command, context: () => Context): void {
@@ -133,11 +144,18 @@ export function register(program: Command, context: () => Context): void {
     .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)')
     .option('--network <mode>', 'Connect a container to a network (none, host)', 'default')
     .option('--trace', 'Print the timeline of the container start-up steps')
+    .option('-d, --detach', 'Run container in background and print container ID')
+    .option('--restart <policy>', 'Restart policy to apply when a container exits', 'no')
+    .option('-l, --label <list>', 'Set meta data on a container', collect, [])
+    .option('--stop-signal <signal>', 'Signal to stop the container')
+    .option('--stop-timeout <int>', 'Timeout (in seconds) to stop a container')
     .action(async (image: string, command: string[], flags: RunFlags) => {
       const config = toContainerConfig(image, command, flags);
-      const ctx = context();
-      process.exitCode = await runForeground(ctx, config, {
-        exitCommand: (id) => exitCommand(ctx, id),
+      if (config.detach) {
+        process.stdout.write(`${await runDetached(context(), config)}\n`);
+        return;
+      }
+      process.exitCode = await runForeground(context(), config, {
         trace: flags.trace ? (line) => process.stderr.write(`[trace] ${line}\n`) : undefined,
       });
     });

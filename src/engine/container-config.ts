@@ -21,6 +21,58 @@ export interface ContainerConfig {
   readonly readonlyRootfs: boolean;
   readonly network: NetworkMode;
   readonly resources: Resources;
+  readonly restart: RestartPolicy;
+  readonly detach: boolean;
+  readonly labels: Record<string, string>;
+  /** --stop-signal, else the image's StopSignal (filled in at create). */
+  readonly stopSignal?: string;
+  /** --stop-timeout in seconds (Docker's default: 10). */
+  readonly stopTimeout?: number;
+  /** Filled in at create: the command that runs (entrypoint + cmd, resolved). */
+  readonly process?: string[];
+}
+
+export interface RestartPolicy {
+  readonly name: 'no' | 'always' | 'unless-stopped' | 'on-failure';
+  /** on-failure only: restarts at most this many times (0: no limit). */
+  readonly maximumRetryCount: number;
+}
+
+/** Docker's `--restart no|always|unless-stopped|on-failure[:N]`. */
+export function parseRestart(value: string): RestartPolicy {
+  const [name, count] = value.split(':');
+  const invalid = new WhaleboxError(`invalid restart policy "${value}" (use no, always, unless-stopped or on-failure[:max-retries])`);
+  if (name !== 'no' && name !== 'always' && name !== 'unless-stopped' && name !== 'on-failure') throw invalid;
+  if (count !== undefined && (name !== 'on-failure' || !/^\d+$/.test(count))) {
+    throw name === 'on-failure' ? invalid : new WhaleboxError(`maximum retry count cannot be used with restart policy '${name}'`);
+  }
+  return { name, maximumRetryCount: count === undefined ? 0 : Number(count) };
+}
+
+/** Whether a container that ended with `exitCode` restarts under its policy (Docker's rules). */
+export function shouldRestart(policy: RestartPolicy, exitCode: number, restartCount: number, stopRequested: boolean): boolean {
+  if (stopRequested) return false;
+  switch (policy.name) {
+    case 'always':
+    case 'unless-stopped':
+      return true;
+    case 'on-failure':
+      return exitCode !== 0 && (policy.maximumRetryCount === 0 || restartCount < policy.maximumRetryCount);
+    default:
+      return false;
+  }
+}
+
+/** Docker's `--label KEY=VALUE` (a bare KEY has an empty value). */
+export function parseLabels(entries: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const entry of entries) {
+    const eq = entry.indexOf('=');
+    const key = eq < 0 ? entry : entry.slice(0, eq);
+    if (!key) throw new WhaleboxError(`invalid label '${entry}': empty name`);
+    labels[key] = eq < 0 ? '' : entry.slice(eq + 1);
+  }
+  return labels;
 }
 
 export type NetworkMode = 'default' | 'none' | 'host';

@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import { WhaleboxError } from '../util/errors.js';
 import { findImage } from '../image/image-store.js';
 import { deleteBundle, readExitFile, type Bundle } from '../runtime/runtime.js';
+import { isSameProcessAlive, processStartTime } from '../runtime/processes.js';
+import { ContainerTable, type ContainerRow, type ContainerStatus } from '../store/containers.js';
 import type { Context } from './context.js';
-import type { ContainerConfig } from './container-config.js';
+import { shouldRestart, type ContainerConfig } from './container-config.js';
 import { resolveUser } from './image-user.js';
+import { restartContainer } from './lifecycle.js';
 import { generateId, generateName, VALID_NAME } from './names.js';
 import { buildSpec } from './spec.js';
-
-export type ContainerStatus = 'created' | 'running' | 'exited' | 'dead';
 
 export interface ContainerRecord {
   readonly id: string;
@@ -19,6 +20,26 @@ export interface ContainerRecord {
   readonly imageRef: string;
   readonly config: ContainerConfig;
   readonly status: ContainerStatus;
+}
+
+/** The table of containers (opened lazily with the database). */
+export function containerTable(context: Context): ContainerTable {
+  return new ContainerTable(context.db());
+}
+
+export function parseConfig(row: ContainerRow): ContainerConfig {
+  return JSON.parse(row.config) as ContainerConfig;
+}
+
+/**
+ * A container by name, full ID or unique ID prefix; Docker's errors otherwise (status 1, as the
+ * docker CLI exits for a daemon error outside `run`).
+ */
+export function resolveContainer(context: Context, reference: string, exitCode = 1): ContainerRow {
+  const found = containerTable(context).find(reference);
+  if (found.length === 0) throw new WhaleboxError(`No such container: ${reference}`, exitCode);
+  if (found.length > 1) throw new WhaleboxError(`multiple containers found with provided prefix: ${reference}`, exitCode);
+  return found[0]!;
 }
 
 export function bundleDir(context: Context, id: string): string {
@@ -74,19 +95,18 @@ export function createContainer(context: Context, config: ContainerConfig): { re
   const name = config.name?.replace(/^\//, '') ?? generateName();
   const hostname = config.hostname ?? (config.network === 'host' ? hostHostname() : id.slice(0, 12));
   const imageConfig = image.config.config ?? {};
+  config = { ...config, stopSignal: config.stopSignal ?? imageConfig.StopSignal };
   const user = resolveUser(image.layerDirs, config.user ?? imageConfig.User ?? '');
   const dir = bundleDir(context, id);
   const spec = buildSpec({ id, config, image: imageConfig, layerDirs: image.layerDirs, user, bundleDir: dir, hostname });
+  config = { ...config, process: spec.process.args };
   // Docker creates a missing bind source as a directory; an existing file stays a file.
   for (const volume of config.volumes) {
     if (!existsSync(volume.source)) mkdirSync(volume.source, { recursive: true });
   }
 
-  const insert = db.prepare(
-    `INSERT INTO containers (id, name, image_id, image_ref, created, config, status) VALUES (?, ?, ?, ?, ?, ?, 'created')`,
-  );
   try {
-    insert.run(id, name, image.id, config.image, new Date().toISOString(), JSON.stringify(config));
+    containerTable(context).insert({ id, name, imageId: image.id, imageRef: config.image, created: new Date().toISOString(), config: JSON.stringify(config) });
   } catch (err) {
     if (String(err).includes('UNIQUE constraint failed: containers.name')) {
       const owner = db.prepare('SELECT id FROM containers WHERE name = ?').pluck().get(name) as string;
@@ -114,16 +134,24 @@ export function createContainer(context: Context, config: ContainerConfig): { re
   };
 }
 
-export function markRunning(context: Context, id: string, pid: number): void {
-  context
-    .db()
-    .prepare(`UPDATE containers SET status = 'running', pid = ?, started_at = ? WHERE id = ?`)
-    .run(pid, new Date().toISOString(), id);
+/** Records that a container's init runs, and which shim watches it. */
+export function markRunning(context: Context, id: string, pid: number, shimPid: number): void {
+  containerTable(context).update(id, {
+    status: 'running',
+    pid,
+    shimPid,
+    shimStart: processStartTime(shimPid) ?? null,
+    startedAt: new Date().toISOString(),
+    finishedAt: null,
+    exitCode: null,
+    oomKilled: false,
+    error: null,
+  });
 }
 
 /** Forgets a container and deletes its bundle (its cgroup must be gone already). */
 export function removeContainer(context: Context, id: string): void {
-  context.db().prepare('DELETE FROM containers WHERE id = ?').run(id);
+  containerTable(context).delete(id);
   rmSync(bundleDir(context, id), { recursive: true, force: true, maxRetries: 5 });
 }
 
@@ -135,25 +163,46 @@ export interface Outcome {
 
 /**
  * The one cleanup path, after a normal exit, a failed start, or a crash (the shim's exit
- * command runs it): releases the cgroup, records how the container ended, and applies --rm.
- * Safe to run twice.
+ * command runs it): releases the cgroup, records how the container ended, then applies --rm or
+ * the restart policy. Safe to run twice and concurrently.
  */
 export async function cleanupContainer(context: Context, id: string, error?: string): Promise<Outcome> {
-  const db = context.db();
-  const row = db.prepare('SELECT config, status FROM containers WHERE id = ?').get(id) as
-    | { config: string; status: ContainerStatus }
-    | undefined;
+  const table = containerTable(context);
   const { oomKilled } = await deleteBundle(id);
-  const exit = readExitFile(bundleDir(context, id));
+  const dir = bundleDir(context, id);
+  const exit = readExitFile(dir);
+  // No exit file: the shim died with its container (PDEATHSIG), which SIGKILL ended.
   const exitCode = exit ? (exit.signal ? 128 + exit.signal : exit.code) : undefined;
+  const row = table.get(id);
   if (!row) return { exitCode, oomKilled };
-  const config = JSON.parse(row.config) as ContainerConfig;
+  const config = parseConfig(row);
+  const wasRunning = row.status === 'running' || row.status === 'paused';
+  const ended = table.transition(id, ['running', 'paused', 'created'], {
+    status: wasRunning ? 'exited' : 'created',
+    pid: null,
+    shimPid: null,
+    shimStart: null,
+    exitCode: exitCode ?? (wasRunning ? 137 : null),
+    oomKilled,
+    error: error ?? (wasRunning && !exit ? "the container's monitor (whalebox-shim) died" : null),
+    finishedAt: new Date().toISOString(),
+  });
+  if (!ended) return { exitCode, oomKilled };
   if (config.autoRemove) {
     removeContainer(context, id);
-  } else if (row.status === 'running' || row.status === 'created') {
-    db.prepare(
-      `UPDATE containers SET status = ?, pid = NULL, exit_code = ?, oom_killed = ?, error = ?, finished_at = ? WHERE id = ?`,
-    ).run(row.status === 'running' ? 'exited' : 'created', exitCode ?? null, oomKilled ? 1 : 0, error ?? null, new Date().toISOString(), id);
+  } else if (wasRunning && shouldRestart(config.restart, exitCode ?? 137, row.restartCount, row.stopRequested)) {
+    await restartContainer(context, id);
   }
   return { exitCode, oomKilled };
+}
+
+/**
+ * Brings a record up to date with the host: a running container whose shim is gone has
+ * ended (crash, kill -9, reboot); its cleanup runs now. Returns the current row.
+ */
+export async function refreshContainer(context: Context, row: ContainerRow): Promise<ContainerRow> {
+  if (row.status !== 'running' && row.status !== 'paused') return row;
+  if (row.shimPid !== null && row.shimStart !== null && isSameProcessAlive(row.shimPid, row.shimStart)) return row;
+  await cleanupContainer(context, row.id);
+  return containerTable(context).get(row.id) ?? { ...row, status: 'exited' };
 }

@@ -14,6 +14,9 @@ const config = (overrides: Partial<ContainerConfig> = {}): ContainerConfig => ({
   readonlyRootfs: false,
   network: 'default',
   resources: {},
+  restart: { name: 'no', maximumRetryCount: 0 },
+  detach: false,
+  labels: {},
   ...overrides,
 });
 

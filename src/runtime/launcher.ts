@@ -13,6 +13,8 @@ export interface StepReport {
 }
 
 export interface LaunchResult {
+  /** The shim's own PID. */
+  readonly shimPid?: number;
   /** The container's PID as the host sees it, when clone succeeded. */
   readonly pid?: number;
   readonly started: boolean;
@@ -23,17 +25,22 @@ export interface LaunchResult {
   readonly failed?: StepReport;
   /** The shim's own failure (bad plan, clone refused, ...). */
   readonly fatal?: { stage: string; errno: number };
-  /** The shim's exit status. */
-  readonly status: number;
-  /** Wall time from spawn to the shim's exit, milliseconds. */
+  /** The shim's exit status; undefined when it was left running (detached). */
+  readonly status?: number;
+  /** Wall time from spawn to the shim's exit (or to `started` when detached), milliseconds. */
   readonly wallMs: number;
 }
 
 export interface LaunchOptions {
   readonly plan: readonly PlanRecord[];
-  /** fd 0 of the container: the caller's stdin, or /dev/null. */
-  readonly stdin: 'inherit' | 'ignore';
-  readonly onPid?: (pid: number) => void;
+  /**
+   * `foreground`: the container's stdio is the caller's (stdin only if `stdin`), the caller
+   * waits for the exit and passes signals on. `detach`: the shim gets a session of its own and
+   * no stdio of the caller's; the promise resolves once the command started (or failed).
+   */
+  readonly mode: 'foreground' | 'detach';
+  readonly stdin?: boolean;
+  readonly onPid?: (pid: number, shimPid: number) => void;
 }
 
 /** Signals the CLI passes on to the container, as Docker's --sig-proxy does. */
@@ -43,11 +50,14 @@ export function shimPath(): string {
   return process.env.WHALEBOX_SHIM ?? join(__dirname, '..', 'native', 'whalebox-shim');
 }
 
-/** Runs the shim with a plan and collects its reports until it exits. */
+/** Runs the shim with a plan and collects its reports. */
 export function launch(options: LaunchOptions): Promise<LaunchResult> {
   const began = performance.now();
-  const stdio: StdioOptions = [options.stdin, 'inherit', 'inherit', 'pipe', 'pipe'];
-  const shim = spawn(shimPath(), [], { stdio });
+  const detach = options.mode === 'detach';
+  const stdio: StdioOptions = detach
+    ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']
+    : [options.stdin ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe', 'pipe'];
+  const shim = spawn(shimPath(), [], { stdio, detached: detach });
   const planPipe = shim.stdio[3] as Writable;
   const reportPipe = shim.stdio[4] as Readable;
   // The shim may die before reading the plan; that shows up in its status, not as EPIPE here.
@@ -59,47 +69,65 @@ export function launch(options: LaunchOptions): Promise<LaunchResult> {
   let started = false;
   let exit: LaunchResult['exit'];
   let fatal: LaunchResult['fatal'];
-  const decoder = new ReportDecoder();
-  reportPipe.on('data', (chunk: Buffer) => {
-    for (const [kind, ...fields] of decoder.push(chunk)) {
-      const numbers = fields.map(Number);
-      if (kind === 'step') {
-        const record = options.plan[numbers[0]!];
-        if (record) steps.push({ record, errno: numbers[1]!, micros: numbers[2]! });
-      } else if (kind === 'pid') {
-        pid = numbers[0];
-        options.onPid?.(pid!);
-      } else if (kind === 'started') {
-        started = true;
-      } else if (kind === 'exit') {
-        exit = { code: numbers[0]!, signal: numbers[1]! };
-      } else if (kind === 'fatal') {
-        fatal = { stage: fields[0]!, errno: numbers[1]! };
-      }
-    }
+  const result = (status?: number): LaunchResult => ({
+    shimPid: shim.pid,
+    pid,
+    started,
+    exit,
+    steps,
+    failed: steps.find((s) => s.errno !== 0),
+    fatal,
+    status,
+    wallMs: performance.now() - began,
   });
 
   const forward = (signal: NodeJS.Signals): void => {
     shim.kill(signal);
   };
-  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+  if (!detach) for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+  const stopForwarding = (): void => {
+    for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
+  };
 
   return new Promise((resolve, reject) => {
+    const decoder = new ReportDecoder();
+    reportPipe.on('data', (chunk: Buffer) => {
+      for (const [kind, ...fields] of decoder.push(chunk)) {
+        const numbers = fields.map(Number);
+        if (kind === 'step') {
+          const record = options.plan[numbers[0]!];
+          if (record) steps.push({ record, errno: numbers[1]!, micros: numbers[2]! });
+        } else if (kind === 'pid') {
+          pid = numbers[0];
+          options.onPid?.(pid!, shim.pid!);
+        } else if (kind === 'started') {
+          started = true;
+          if (detach) {
+            // Leave the shim to itself: it notices nobody listens and runs the exit command.
+            reportPipe.destroy();
+            shim.unref();
+            resolve(result());
+          }
+        } else if (kind === 'exit') {
+          exit = { code: numbers[0]!, signal: numbers[1]! };
+        } else if (kind === 'fatal') {
+          fatal = { stage: fields[0]!, errno: numbers[1]! };
+        }
+      }
+    });
     shim.on('error', (err) => {
-      for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
+      stopForwarding();
       reject(new Error(`cannot start ${shimPath()}: ${err.message}`));
     });
     // 'close' waits for the report pipe to drain as well as for the exit.
     shim.on('close', (code, signal) => {
-      for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
-      const failed = steps.find((s) => s.errno !== 0);
-      const status = code ?? 128 + ((signal ? constants.signals[signal] : 0));
-      resolve({ pid, started, exit, steps, failed, fatal, status, wallMs: performance.now() - began });
+      stopForwarding();
+      resolve(result(code ?? 128 + (signal ? constants.signals[signal] : 0)));
     });
   });
 }
 
-/** `ENOENT: no such file or directory` for an errno number. */
+/** `no such file or directory (ENOENT)` for an errno number. */
 export function describeErrno(errno: number): string {
   const entry = getSystemErrorMap().get(-errno);
   return entry ? `${entry[1]} (${entry[0]})` : `errno ${errno}`;

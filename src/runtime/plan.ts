@@ -26,6 +26,8 @@ export interface PlanInput {
   readonly cgroupMounts: readonly CgroupFsMount[];
   readonly exitFile: string;
   readonly exitCommand?: readonly string[];
+  /** Detached containers: where the shim writes their output; nobody waits for the exit. */
+  readonly logFile?: string;
 }
 
 /** Devices every container gets, as the OCI spec requires of a runtime. */
@@ -63,6 +65,10 @@ export function buildPlan(input: PlanInput): PlanRecord[] {
   const { tasks, cloneInto } = input.cgroupEntry;
   if (cloneInto) add('clone-into-cgroup', [cloneInto], `start in cgroup ${cloneInto}`);
   if (spec.process.terminal) add('tty', [], 'relay a terminal');
+  if (input.logFile) {
+    add('log', [input.logFile], `log the output to ${input.logFile}`);
+    add('detach', [], 'report no further than the start');
+  }
   add('exit-file', [input.exitFile], 'record the exit status');
   if (input.exitCommand) add('exit-command', input.exitCommand, 'run the exit command');
 
@@ -94,7 +100,8 @@ export function buildPlan(input: PlanInput): PlanRecord[] {
   if (spec.root.readonly) add('remount', ['/', MS.RDONLY], 'make the root filesystem read-only');
 
   const proc = spec.process;
-  add(proc.terminal ? 'console' : 'setsid', [], proc.terminal ? 'set up the terminal' : 'start a session');
+  if (proc.terminal) add('console', [1], 'set up the terminal');
+  else add('setsid', [], 'start a session');
   add('mkdirs', [proc.cwd, '755'], `create the working directory ${proc.cwd}`);
   add('chdir', [proc.cwd], `change to the working directory ${proc.cwd}`);
   for (const limit of proc.rlimits ?? []) {

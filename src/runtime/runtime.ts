@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { detectCgroupDriver } from './cgroups/index.js';
-import { launch, type LaunchResult } from './launcher.js';
+import { launch, type LaunchOptions, type LaunchResult } from './launcher.js';
 import type { Spec } from './oci-spec.js';
 import { buildPlan } from './plan.js';
 
@@ -13,17 +13,23 @@ export interface Bundle {
 }
 
 export interface RunOptions {
-  readonly stdin: 'inherit' | 'ignore';
-  /** Run by the shim when nobody is left to hear the exit report (the CLI was killed). */
+  readonly mode: LaunchOptions['mode'];
+  readonly stdin?: boolean;
+  /** Run by the shim when nobody is left to hear the exit report (detached, or the CLI died). */
   readonly exitCommand?: readonly string[];
-  readonly onPid?: (pid: number) => void;
+  readonly onPid?: LaunchOptions['onPid'];
 }
 
 export function exitFilePath(bundleDir: string): string {
   return join(bundleDir, 'exit');
 }
 
-/** Creates the cgroup and runs the container until its PID 1 exits. */
+/** The container's output of a detached run, CRI "k8s-file" lines. */
+export function logFilePath(bundleDir: string): string {
+  return join(bundleDir, 'container.log');
+}
+
+/** Creates the cgroup and starts the container: until PID 1 exits, or until it started (detach). */
 export async function runBundle(bundle: Bundle, options: RunOptions): Promise<LaunchResult> {
   const driver = detectCgroupDriver();
   const cgroup = driver.create(bundle.id, bundle.spec.linux.resources);
@@ -34,8 +40,9 @@ export async function runBundle(bundle: Bundle, options: RunOptions): Promise<La
     cgroupMounts: driver.containerMounts(),
     exitFile: exitFilePath(bundle.dir),
     exitCommand: options.exitCommand,
+    logFile: options.mode === 'detach' ? logFilePath(bundle.dir) : undefined,
   });
-  return launch({ plan, stdin: options.stdin, onPid: options.onPid });
+  return launch({ plan, mode: options.mode, stdin: options.stdin, onPid: options.onPid });
 }
 
 /** The exit status the shim recorded, if it got that far. */

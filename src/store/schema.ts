@@ -38,4 +38,10 @@ export const MIGRATIONS: readonly string[] = [
     finished_at TEXT
   );
   `,
+  `
+  ALTER TABLE containers ADD COLUMN shim_pid INTEGER;       -- the monitor of a running container
+  ALTER TABLE containers ADD COLUMN shim_start INTEGER;     -- its /proc/PID/stat start time: the PID's identity
+  ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE containers ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0; -- stop/kill by a user: no restart
+  `,
 ];

@@ -1,0 +1,12 @@
+import type { Command } from 'commander';
+import type { Context } from '../engine/context.js';
+import { cleanupContainer } from '../engine/containers.js';
+
+export function define(command: Command, context: () => Context): void {
+  command
+    .description("Release the resources of a container that has stopped (its shim's exit command)")
+    .argument('<id>')
+    .action(async (id: string) => {
+      await cleanupContainer(context(), id);
+    });
+}

@@ -1,0 +1,163 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mountsUnder, Store, whaleboxCgroups } from './helpers.js';
+
+let store: Store;
+before(() => {
+  store = Store.withBusybox();
+});
+after(() => {
+  // Force-remove whatever a failed test left running.
+  const ids = store.wb(['ps', '-aq', '--no-trunc']).stdout.trim().split('\n').filter(Boolean);
+  if (ids.length) store.wb(['rm', '-f', ...ids]);
+  assert.deepEqual(mountsUnder(store.dir), []);
+  assert.deepEqual(whaleboxCgroups(), []);
+  store.remove();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+const COUNTER = 'i=0; while true; do echo out $i; echo err $i >&2; i=$((i+1)); sleep 0.1; done';
+
+describe('detached containers', () => {
+  test('run -d prints the ID and returns; ps shows it Up; logs separate the streams', async () => {
+    const r = store.wb(['run', '-d', '--name', 'web', 'busybox', 'sh', '-c', COUNTER]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^[0-9a-f]{64}\n$/);
+    const id = r.stdout.trim();
+
+    const ps = store.wb(['ps']);
+    assert.match(ps.stdout, /^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES\n/);
+    assert.match(ps.stdout, new RegExp(`^${id.slice(0, 12)} +busybox +"sh -c 'i=0; while t…" +(Less than a second|\\d+ seconds?) ago +Up .* +web\\n`, 'm'));
+
+    await until('three lines of output', () => (store.wb(['logs', 'web']).stdout.match(/out/g)?.length ?? 0) >= 3);
+    const logs = store.wb(['logs', 'web']);
+    assert.match(logs.stdout, /^out 0\nout 1\nout 2\n/);
+    assert.doesNotMatch(logs.stdout, /err/);
+    assert.match(logs.stderr, /^err 0\nerr 1\n/);
+
+    // The last two lines: one from each stream, whichever came last.
+    const stamped = store.wb(['logs', '-t', '--tail', '2', id.slice(0, 5)]);
+    assert.match(stamped.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z out \d+\n$/);
+    assert.match(stamped.stderr, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z err \d+\n$/);
+  });
+
+  test('logs -f --tail 2 follows until the container stops; stop -t 1 ends it with 137', async () => {
+    const follower = store.spawn(['logs', '-f', '--tail', '2', 'web']);
+    let out = '';
+    follower.stdout.on('data', (d) => (out += d));
+    const followed = new Promise<number | null>((resolve) => follower.on('exit', resolve));
+    await until('new lines while following', () => (out.match(/out/g)?.length ?? 0) >= 5);
+    assert.equal(out.split('\n')[0]!.startsWith('out '), true);
+
+    const began = Date.now();
+    const stop = store.wb(['stop', '-t', '1', 'web']);
+    assert.equal(stop.status, 0, stop.stderr);
+    assert.equal(stop.stdout, 'web\n');
+    assert.ok(Date.now() - began < 5000, 'stop waits about its timeout');
+    assert.equal(await followed, 0, 'logs -f returns when the container exits');
+
+    const ps = store.wb(['ps', '-a', '--filter', 'name=web']);
+    assert.match(ps.stdout, /Exited \(137\) (Less than a second|\d+ seconds?) ago +web\n/);
+    assert.equal(store.wb(['ps', '-q']).stdout, '');
+    assert.equal(store.wb(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'web']).stdout, 'exited 137\n');
+    assert.deepEqual(whaleboxCgroups(), []);
+  });
+
+  test('start, wait, rm; rm refuses a running container without -f', async () => {
+    assert.equal(store.wb(['start', 'web']).stdout, 'web\n');
+    assert.match(store.wb(['ps']).stdout, /Up .* web\n/);
+    const refused = store.wb(['rm', 'web']);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /cannot remove container "\/web": container is running: stop the container before removing or force remove/);
+    assert.equal(store.wb(['kill', 'web']).stdout, 'web\n');
+    assert.equal(store.wb(['wait', 'web']).stdout, '137\n');
+    assert.equal(store.wb(['rm', 'web']).stdout, 'web\n');
+    assert.equal(store.wb(['logs', 'web']).status, 1);
+    assert.match(store.wb(['rm', 'web']).stderr, /No such container: web/);
+  });
+
+  test('wait returns the exit status; -d with a failing command is an error at once', () => {
+    const id = store.wb(['run', '-d', 'busybox', 'sh', '-c', 'sleep 0.3; exit 4']).stdout.trim();
+    assert.equal(store.wb(['wait', id]).stdout, '4\n');
+    const missing = store.wb(['run', '-d', 'busybox', 'no-such-command']);
+    assert.equal(missing.status, 127);
+    assert.match(missing.stderr, /executable file not found/);
+    store.wb(['rm', id]);
+  });
+
+  test('names: duplicates refused with status 125; generated names look like Docker\'s', () => {
+    const id = store.wb(['run', '-d', '--name', 'dup', 'busybox', 'sleep', '30']).stdout.trim();
+    const again = store.wb(['run', '-d', '--name', 'dup', 'busybox', 'true']);
+    assert.equal(again.status, 125);
+    assert.match(again.stderr, new RegExp(`Conflict. The container name "/dup" is already in use by container "${id}"`));
+    const anonymous = store.wb(['run', '-d', 'busybox', 'true']).stdout.trim();
+    assert.match(store.wb(['inspect', '-f', '{{.Name}}', anonymous]).stdout, /^\/[a-z]+_[a-z]+\n$/);
+    assert.equal(store.wb(['rm', '-f', 'dup', anonymous]).status, 0);
+  });
+
+  test('30 run -d in parallel: 30 distinct containers; one name, two runs: one wins', async () => {
+    const runs = Array.from({ length: 30 }, () => store.spawn(['run', '-d', '--label', 'batch=1', 'busybox', 'sleep', '30']));
+    const codes = await Promise.all(runs.map((child) => new Promise<number | null>((resolve) => child.on('exit', resolve))));
+    assert.deepEqual(codes, Array(30).fill(0));
+    const ids = store.wb(['ps', '-q', '--filter', 'label=batch=1']).stdout.trim().split('\n');
+    assert.equal(new Set(ids).size, 30);
+    const pair = [0, 1].map(() => store.spawn(['run', '-d', '--name', 'only-one', 'busybox', 'sleep', '30']));
+    const pairCodes = await Promise.all(pair.map((child) => new Promise<number | null>((resolve) => child.on('exit', resolve))));
+    assert.deepEqual(pairCodes.sort(), [0, 125]);
+    assert.equal(store.wb(['rm', '-f', 'only-one', ...ids]).status, 0);
+    assert.equal(store.wb(['ps', '-aq']).stdout, '');
+  });
+});
+
+describe('crash safety', () => {
+  test('kill -9 of a running container\'s shim: ps shows it exited, nothing is left', async () => {
+    const id = store.wb(['run', '-d', '--name', 'victim', 'busybox', 'sleep', '60']).stdout.trim();
+    const shim = Number(store.wb(['inspect', '-f', '{{.State.Pid}}', id]).stdout);
+    assert.ok(shim > 0);
+    const shimPid = Number(readFileSync(`/proc/${shim}/stat`, 'utf8').split(' ')[3]);
+    process.kill(shimPid, 'SIGKILL');
+    await until('the container to die with its shim', () => spawnSync('kill', ['-0', String(shim)]).status !== 0);
+    assert.match(store.wb(['ps', '-a', '--filter', 'name=victim']).stdout, /Exited \(137\)/);
+    assert.deepEqual(whaleboxCgroups().filter((c) => c.endsWith(id)), []);
+    store.wb(['rm', 'victim']);
+  });
+});
+
+describe('restart policies', () => {
+  test('on-failure:2 runs a failing command three times in all', async () => {
+    const id = store.wb(['run', '-d', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'echo run; exit 1']).stdout.trim();
+    await until('three runs', () => (store.wb(['logs', id]).stdout.match(/run/g)?.length ?? 0) >= 3 && store.wb(['inspect', '-f', '{{.State.Status}}', id]).stdout === 'exited\n', 20_000);
+    await sleep(1000);
+    assert.equal(store.wb(['logs', id]).stdout, 'run\nrun\nrun\n');
+    assert.equal(store.wb(['inspect', '-f', '{{.RestartCount}} {{.State.ExitCode}}', id]).stdout, '2 1\n');
+    store.wb(['rm', id]);
+  });
+
+  test('always restarts after PID 1 is killed, not after stop', async () => {
+    const id = store.wb(['run', '-d', '--restart', 'always', 'busybox', 'sleep', '60']).stdout.trim();
+    const first = Number(store.wb(['inspect', '-f', '{{.State.Pid}}', id]).stdout);
+    process.kill(first, 'SIGKILL');
+    const second = await until('a restart', () => {
+      const out = store.wb(['inspect', '-f', '{{.State.Status}} {{.State.Pid}}', id]).stdout.trim().split(' ');
+      return out[0] === 'running' && Number(out[1]) !== first ? Number(out[1]) : undefined;
+    });
+    assert.ok(second > 0);
+    assert.equal(store.wb(['stop', '-t', '1', id]).status, 0);
+    await sleep(1500);
+    assert.match(store.wb(['inspect', '-f', '{{.State.Status}} {{.RestartCount}}', id]).stdout, /^exited 1\n$/);
+    store.wb(['rm', id]);
+  });
+});
