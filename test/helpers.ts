@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 export const REPO = join(import.meta.dirname, '..');
 export const CLI = join(REPO, 'bin', 'whalebox');
@@ -28,6 +28,8 @@ export class Store {
   readonly dir = mkdtempSync(join(tmpdir(), 'whalebox-test-'));
   readonly root = join(this.dir, 'root');
   readonly runRoot = join(this.dir, 'run');
+  /** Its own cgroup parent, so that tests (and whatever else runs here) never see each other's. */
+  readonly cgroupParent = `whalebox-test-${basename(this.dir).slice('whalebox-test-'.length)}`;
 
   /** A store with busybox:latest imported. */
   static withBusybox(): Store {
@@ -38,7 +40,7 @@ export class Store {
   }
 
   args(args: string[]): string[] {
-    return [CLI, '--root', this.root, '--run-root', this.runRoot, ...args];
+    return [CLI, '--root', this.root, '--run-root', this.runRoot, '--cgroup-parent', this.cgroupParent, ...args];
   }
 
   wb(args: string[], options: { input?: string; timeout?: number } = {}): Result {
@@ -63,23 +65,43 @@ export class Store {
     }
   }
 
+  /** The container cgroups under this store's parent, in every hierarchy. */
+  cgroups(): string[] {
+    return containerCgroups(this.cgroupParent);
+  }
+
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-/** Every cgroup directory under a `whalebox` parent, in every hierarchy. */
-export function whaleboxCgroups(): string[] {
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/** The container cgroups under one parent, in every hierarchy (v1 dirs and a cgroup2 root). */
+export function containerCgroups(parentName: string): string[] {
   const found: string[] = [];
-  const base = '/sys/fs/cgroup';
-  for (const hierarchy of ['', ...readdirSync(base)]) {
-    const parent = join(base, hierarchy, 'whalebox');
+  for (const hierarchy of ['', ...readdirSync(CGROUP_ROOT)]) {
+    const parent = join(CGROUP_ROOT, hierarchy, parentName);
     if (!existsSync(parent)) continue;
     for (const entry of readdirSync(parent, { withFileTypes: true })) {
       if (entry.isDirectory()) found.push(join(parent, entry.name));
     }
   }
   return found;
+}
+
+/** Every cgroup directory whose name starts with `whalebox`, two levels down in any hierarchy. */
+export function whaleboxCgroupParents(): string[] {
+  return ['', ...readdirSync(CGROUP_ROOT)].flatMap((hierarchy) => {
+    const dir = join(CGROUP_ROOT, hierarchy);
+    try {
+      return readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && e.name.startsWith('whalebox'))
+        .map((e) => join(dir, e.name));
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** Mount points on the host whose path mentions the given directory. */

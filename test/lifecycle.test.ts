@@ -2,19 +2,23 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mountsUnder, Store, whaleboxCgroups } from './helpers.js';
+import { join } from 'node:path';
+import { mountsUnder, Store } from './helpers.js';
 
 let store: Store;
 before(() => {
   store = Store.withBusybox();
 });
 after(() => {
-  // Force-remove whatever a failed test left running.
-  const ids = store.wb(['ps', '-aq', '--no-trunc']).stdout.trim().split('\n').filter(Boolean);
-  if (ids.length) store.wb(['rm', '-f', ...ids]);
-  assert.deepEqual(mountsUnder(store.dir), []);
-  assert.deepEqual(whaleboxCgroups(), []);
-  store.remove();
+  try {
+    // Force-remove whatever a failed test left running.
+    const ids = store.wb(['ps', '-aq', '--no-trunc']).stdout.trim().split('\n').filter(Boolean);
+    if (ids.length) store.wb(['rm', '-f', ...ids]);
+    assert.deepEqual(mountsUnder(store.dir), []);
+    assert.deepEqual(store.cgroups(), []);
+  } finally {
+    store.remove();
+  }
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -73,7 +77,7 @@ describe('detached containers', () => {
     assert.match(ps.stdout, /Exited \(137\) (Less than a second|\d+ seconds?) ago +web\n/);
     assert.equal(store.wb(['ps', '-q']).stdout, '');
     assert.equal(store.wb(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'web']).stdout, 'exited 137\n');
-    assert.deepEqual(whaleboxCgroups(), []);
+    assert.deepEqual(store.cgroups(), []);
   });
 
   test('start, wait, rm; rm refuses a running container without -f', async () => {
@@ -104,7 +108,7 @@ describe('detached containers', () => {
     assert.equal(again.status, 125);
     assert.match(again.stderr, new RegExp(`Conflict. The container name "/dup" is already in use by container "${id}"`));
     const anonymous = store.wb(['run', '-d', 'busybox', 'true']).stdout.trim();
-    assert.match(store.wb(['inspect', '-f', '{{.Name}}', anonymous]).stdout, /^\/[a-z]+_[a-z]+\n$/);
+    assert.match(store.wb(['inspect', '-f', '{{.Name}}', anonymous]).stdout, /^\/[a-z]+_[a-z]+\d?\n$/);
     assert.equal(store.wb(['rm', '-f', 'dup', anonymous]).status, 0);
   });
 
@@ -122,6 +126,39 @@ describe('detached containers', () => {
   });
 });
 
+describe('exec', () => {
+  test('joins every namespace and the cgroup; status and errors pass through', () => {
+    const id = store.wb(['run', '-d', '--name', 'host1', '-h', 'box1', 'busybox', 'sleep', '60']).stdout.trim();
+    const r = store.wb(['exec', 'host1', 'sh', '-c', 'echo $$; hostname; cat /proc/1/cmdline; echo; grep CapEff /proc/self/status; ls /proc | grep -c "^[0-9]"']);
+    assert.equal(r.status, 0, r.stderr);
+    const [pid, host, init, caps, count] = r.stdout.split('\n');
+    assert.ok(Number(pid) > 1 && Number(pid) < 10, `pid ${pid} is in the container's PID namespace`);
+    assert.equal(host, 'box1');
+    assert.equal(init, 'sleep\u000060\u0000');
+    assert.equal(caps, 'CapEff:\t00000000a80425fb');
+    assert.ok(Number(count) <= 4, 'only the container processes are visible');
+    const pids = readFileSync(store.cgroups().find((c) => c.includes('/pids/') && c.endsWith(id))! + '/cgroup.procs', 'utf8');
+    assert.equal(pids.trim().split('\n').length, 1, 'exec left no process behind');
+    assert.equal(store.wb(['exec', 'host1', 'sh', '-c', 'exit 7']).status, 7);
+    assert.equal(store.wb(['exec', '-e', 'X=1', '-w', '/tmp', '-u', 'nobody', 'host1', 'sh', '-c', 'echo $X $(pwd) $(id -u)']).stdout, '1 /tmp 65534\n');
+    assert.equal(store.wb(['exec', 'host1', 'nosuch']).status, 127);
+    assert.equal(store.wb(['exec', '-i', 'host1', 'cat'], { input: 'piped\n' }).stdout, 'piped\n');
+    store.wb(['stop', '-t', '0', 'host1']);
+    const stopped = store.wb(['exec', 'host1', 'true']);
+    assert.equal(stopped.status, 1);
+    assert.match(stopped.stderr, new RegExp(`container ${id} is not running`));
+    store.wb(['rm', 'host1']);
+  });
+
+  test('exec -it through a real terminal', () => {
+    store.wb(['run', '-d', '--name', 'tty1', '-h', 'ttybox', 'busybox', 'sleep', '60']);
+    const r = spawnSync('python3', [join(import.meta.dirname, 'pty-run.py'), '30', '100', 'hostname; stty size; cat /proc/1/cmdline; echo; exit 3\r', process.execPath, ...store.args(['exec', '-it', 'tty1', 'sh'])], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 3, r.stdout + r.stderr);
+    assert.match(r.stdout, /\r\nttybox\r\n30 100\r\nsleep\x0060\x00\r\n/);
+    store.wb(['rm', '-f', 'tty1']);
+  });
+});
+
 describe('crash safety', () => {
   test('kill -9 of a running container\'s shim: ps shows it exited, nothing is left', async () => {
     const id = store.wb(['run', '-d', '--name', 'victim', 'busybox', 'sleep', '60']).stdout.trim();
@@ -131,7 +168,7 @@ describe('crash safety', () => {
     process.kill(shimPid, 'SIGKILL');
     await until('the container to die with its shim', () => spawnSync('kill', ['-0', String(shim)]).status !== 0);
     assert.match(store.wb(['ps', '-a', '--filter', 'name=victim']).stdout, /Exited \(137\)/);
-    assert.deepEqual(whaleboxCgroups().filter((c) => c.endsWith(id)), []);
+    assert.deepEqual(store.cgroups().filter((c) => c.endsWith(id)), []);
     store.wb(['rm', 'victim']);
   });
 });

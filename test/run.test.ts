@@ -5,16 +5,19 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mountsUnder, Store, whaleboxCgroups } from './helpers.js';
+import { mountsUnder, Store } from './helpers.js';
 
 let store: Store;
 before(() => {
   store = Store.withBusybox();
 });
 after(() => {
-  assert.deepEqual(mountsUnder(store.dir), [], 'no mount is left under the store');
-  assert.deepEqual(whaleboxCgroups(), [], 'no container cgroup is left');
-  store.remove();
+  try {
+    assert.deepEqual(mountsUnder(store.dir), [], 'no mount is left under the store');
+    assert.deepEqual(store.cgroups(), [], 'no container cgroup is left');
+  } finally {
+    store.remove();
+  }
 });
 
 const run = (...args: string[]) => store.wb(['run', '--rm', ...args]);
@@ -251,7 +254,7 @@ describe('exit status', () => {
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     const id = store.containerIds().find((c) => readFileSync(join(store.root, 'containers', c, 'config.json'), 'utf8').includes('sleep 30'));
     assert.ok(id);
-    const procsFile = [`/sys/fs/cgroup/pids/whalebox/${id}/cgroup.procs`, `/sys/fs/cgroup/whalebox/${id}/cgroup.procs`].find(existsSync)!;
+    const procsFile = `${store.cgroups().find((c) => c.endsWith(id))!}/cgroup.procs`;
     const procs = readFileSync(procsFile, 'utf8').trim().split('\n');
     process.kill(Number(procs[0]), 'SIGKILL');
     const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -329,11 +332,11 @@ describe('cleanup when the CLI dies', () => {
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('exit', resolve));
     const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && (store.containerIds().includes(id) || whaleboxCgroups().some((c) => c.endsWith(id)))) {
+    while (Date.now() < deadline && (store.containerIds().includes(id) || store.cgroups().some((c) => c.endsWith(id)))) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.ok(!store.containerIds().includes(id), 'the container directory is gone');
-    assert.deepEqual(whaleboxCgroups().filter((c) => c.endsWith(id)), []);
+    assert.deepEqual(store.cgroups().filter((c) => c.endsWith(id)), []);
   });
 });
 

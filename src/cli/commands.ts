@@ -4,6 +4,7 @@ import { register as registerRun } from './run.js';
 import { register as registerImages } from './images.js';
 import { register as registerImport } from './import.js';
 import { define as defineCleanup } from './cleanup.js';
+import { define as defineExec } from './exec.js';
 import { define as defineInspect } from './inspect.js';
 import { define as defineKill } from './kill.js';
 import { define as defineLogs } from './logs.js';
@@ -20,6 +21,7 @@ type Define = (command: Command, context: () => Context) => void;
 const CONTAINER_COMMANDS: [name: string, define: Define, groupName?: string, aliases?: string[]][] = [
   ['ps', definePs, 'ls', ['ps', 'list']],
   ['logs', defineLogs],
+  ['exec', defineExec],
   ['start', defineStart],
   ['stop', defineStop],
   ['restart', defineRestart],

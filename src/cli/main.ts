@@ -12,6 +12,7 @@ function buildProgram(): Command {
     .version(process.env.WHALEBOX_VERSION ?? '0.1.0', '-v, --version')
     .option('--root <dir>', 'persistent state directory (env WHALEBOX_ROOT)')
     .option('--run-root <dir>', 'volatile state directory (env WHALEBOX_RUN_ROOT)')
+    .option('--cgroup-parent <path>', 'cgroup holding new containers (env WHALEBOX_CGROUP_PARENT; default whalebox)')
     .enablePositionalOptions()
     .showHelpAfterError(false)
     .exitOverride()

@@ -3,7 +3,7 @@ import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
 import { WhaleboxError } from '../util/errors.js';
 import { findImage } from '../image/image-store.js';
-import { deleteBundle, readExitFile, type Bundle } from '../runtime/runtime.js';
+import { deleteBundle, readBundle, readExitFile, type Bundle } from '../runtime/runtime.js';
 import { isSameProcessAlive, processStartTime } from '../runtime/processes.js';
 import { ContainerTable, type ContainerRow, type ContainerStatus } from '../store/containers.js';
 import type { Context } from './context.js';
@@ -92,30 +92,19 @@ export function createContainer(context: Context, config: ContainerConfig): { re
     throw new WhaleboxError(`Invalid container name (${config.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   }
   const id = generateId();
-  const name = config.name?.replace(/^\//, '') ?? generateName();
   const hostname = config.hostname ?? (config.network === 'host' ? hostHostname() : id.slice(0, 12));
   const imageConfig = image.config.config ?? {};
   config = { ...config, stopSignal: config.stopSignal ?? imageConfig.StopSignal };
   const user = resolveUser(image.layerDirs, config.user ?? imageConfig.User ?? '');
   const dir = bundleDir(context, id);
-  const spec = buildSpec({ id, config, image: imageConfig, layerDirs: image.layerDirs, user, bundleDir: dir, hostname });
+  const spec = buildSpec({ id, config, image: imageConfig, layerDirs: image.layerDirs, user, bundleDir: dir, hostname, cgroupParent: context.cgroupParent });
   config = { ...config, process: spec.process.args };
   // Docker creates a missing bind source as a directory; an existing file stays a file.
   for (const volume of config.volumes) {
     if (!existsSync(volume.source)) mkdirSync(volume.source, { recursive: true });
   }
 
-  try {
-    containerTable(context).insert({ id, name, imageId: image.id, imageRef: config.image, created: new Date().toISOString(), config: JSON.stringify(config) });
-  } catch (err) {
-    if (String(err).includes('UNIQUE constraint failed: containers.name')) {
-      const owner = db.prepare('SELECT id FROM containers WHERE name = ?').pluck().get(name) as string;
-      throw new WhaleboxError(
-        `Conflict. The container name "/${name}" is already in use by container "${owner}". You have to remove (or rename) that container to be able to reuse that name.`,
-      );
-    }
-    throw err;
-  }
+  const name = insertWithName(context, config, { id, imageId: image.id, imageRef: config.image, created: new Date().toISOString(), config: JSON.stringify(config) });
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     // The upper dir's mode is the container root's: it must let every user in.
@@ -132,6 +121,28 @@ export function createContainer(context: Context, config: ContainerConfig): { re
     record: { id, name, imageId: image.id, imageRef: config.image, config, status: 'created' },
     bundle: { id, dir, spec },
   };
+}
+
+/**
+ * Inserts the record under the asked name (Docker's conflict error if taken) or under a
+ * generated one, drawing again on a collision as Docker's name generator does.
+ */
+function insertWithName(context: Context, config: ContainerConfig, row: Omit<Parameters<ContainerTable['insert']>[0], 'name'>): string {
+  const table = containerTable(context);
+  for (let attempt = 0; ; attempt++) {
+    const name = config.name?.replace(/^\//, '') ?? generateName(attempt >= 3);
+    try {
+      table.insert({ ...row, name });
+      return name;
+    } catch (err) {
+      if (!String(err).includes('UNIQUE constraint failed: containers.name')) throw err;
+      if (config.name === undefined && attempt < 10) continue;
+      const owner = table.find(name)[0]?.id ?? 'unknown';
+      throw new WhaleboxError(
+        `Conflict. The container name "/${name}" is already in use by container "${owner}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
+    }
+  }
 }
 
 /** Records that a container's init runs, and which shim watches it. */
@@ -168,8 +179,9 @@ export interface Outcome {
  */
 export async function cleanupContainer(context: Context, id: string, error?: string): Promise<Outcome> {
   const table = containerTable(context);
-  const { oomKilled } = await deleteBundle(id);
   const dir = bundleDir(context, id);
+  const bundle = readBundle(id, dir);
+  const { oomKilled } = bundle ? await deleteBundle(bundle) : { oomKilled: false };
   const exit = readExitFile(dir);
   // No exit file: the shim died with its container (PDEATHSIG), which SIGKILL ended.
   const exitCode = exit ? (exit.signal ? 128 + exit.signal : exit.code) : undefined;

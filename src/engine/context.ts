@@ -5,12 +5,15 @@ import { DEFAULT_ROOT, DEFAULT_RUN_ROOT, storePaths, type StorePaths } from '../
 /** What every command needs: where the store is, and the database (opened on first use). */
 export interface Context {
   readonly paths: StorePaths;
+  /** The cgroup under which new containers' cgroups are made. */
+  readonly cgroupParent: string;
   db(): Db;
 }
 
 export interface GlobalOptions {
   root?: string;
   runRoot?: string;
+  cgroupParent?: string;
 }
 
 export function createContext(options: GlobalOptions): Context {
@@ -21,6 +24,7 @@ export function createContext(options: GlobalOptions): Context {
   let db: Db | undefined;
   return {
     paths,
+    cgroupParent: options.cgroupParent ?? process.env.WHALEBOX_CGROUP_PARENT ?? 'whalebox',
     db: () => (db ??= openDatabase(paths.database)),
   };
 }

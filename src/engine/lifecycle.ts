@@ -1,8 +1,7 @@
 import { constants } from 'node:os';
 import { readFileSync, rmSync } from 'node:fs';
 import { WhaleboxError } from '../util/errors.js';
-import { exitFilePath, readExitFile, runBundle } from '../runtime/runtime.js';
-import type { Spec } from '../runtime/oci-spec.js';
+import { exitFilePath, readBundle, readExitFile, runBundle } from '../runtime/runtime.js';
 import type { ContainerRow } from '../store/containers.js';
 import type { Context } from './context.js';
 import { bundleDir, cleanupContainer, containerTable, markRunning, parseConfig, refreshContainer, removeContainer } from './containers.js';
@@ -30,11 +29,11 @@ export function exitCommand(context: Context, id: string): string[] {
  * restart policies). Resolves once its command runs; throws with Docker's message otherwise.
  */
 export async function startDetached(context: Context, id: string): Promise<void> {
-  const dir = bundleDir(context, id);
-  const spec = JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')) as Spec;
-  rmSync(exitFilePath(dir), { force: true });
+  const bundle = readBundle(id, bundleDir(context, id));
+  if (!bundle) throw new WhaleboxError(`container ${id} has no bundle (config.json) any more`, 1);
+  rmSync(exitFilePath(bundle.dir), { force: true });
   const result = await runBundle(
-    { id, dir, spec },
+    bundle,
     {
       mode: 'detach',
       exitCommand: exitCommand(context, id),

@@ -25,8 +25,10 @@ const SURNAMES = [
   'visvesvaraya', 'wescoff', 'wiles', 'williams', 'wilson', 'wozniak', 'wright', 'yalow', 'yonath',
 ];
 
-export function generateName(): string {
-  return `${ADJECTIVES[randomInt(ADJECTIVES.length)]}_${SURNAMES[randomInt(SURNAMES.length)]}`;
+/** adjective_surname; with `numbered`, a digit is added (Docker does so after collisions). */
+export function generateName(numbered = false): string {
+  const name = `${ADJECTIVES[randomInt(ADJECTIVES.length)]}_${SURNAMES[randomInt(SURNAMES.length)]}`;
+  return numbered ? `${name}${randomInt(10)}` : name;
 }
 
 /** A container ID: 64 hex characters, as Docker's. */

@@ -51,6 +51,7 @@ test("Docker's defaults: capabilities, masked paths, limits, mounts by depth", (
     user: { uid: 0, gid: 0, additionalGids: [], home: '/root' },
     bundleDir: '/bundle',
     hostname: 'cccccccccccc',
+    cgroupParent: 'whalebox',
   });
   assert.equal(spec.process.capabilities?.bounding?.length, 14);
   assert.deepEqual(spec.process.capabilities?.inheritable, []);

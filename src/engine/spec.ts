@@ -24,6 +24,8 @@ export interface SpecInput {
   readonly user: ResolvedUser;
   readonly bundleDir: string;
   readonly hostname: string;
+  /** The cgroup that holds the containers' cgroups (`--cgroup-parent`, default whalebox). */
+  readonly cgroupParent: string;
 }
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -151,7 +153,7 @@ export function buildSpec(input: SpecInput): Spec {
     linux: {
       namespaces,
       resources: ociResources(config.resources),
-      cgroupsPath: `whalebox/${input.id}`,
+      cgroupsPath: `${input.cgroupParent}/${input.id}`,
       maskedPaths: MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
       rootfsPropagation: 'rprivate',

@@ -17,6 +17,11 @@ export const DOCKER_DEFAULT_CAPABILITIES: readonly string[] = [
   'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
 ];
 
+/** Every capability this code knows; the shim keeps those the host grants (--privileged). */
+export function allCapabilities(): string[] {
+  return CAPABILITY_NAMES.map((name) => `CAP_${name}`);
+}
+
 /** `NET_ADMIN`, `net_admin` or `CAP_NET_ADMIN` → `CAP_NET_ADMIN`; unknown names are an error. */
 export function normalizeCapability(name: string): string {
   const bare = name.toUpperCase().replace(/^CAP_/, '');

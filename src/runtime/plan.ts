@@ -3,7 +3,7 @@ import { isAbsolute, join, posix } from 'node:path';
 import { capabilityMask } from './capabilities.js';
 import { MS, parseMountOptions } from './mount-options.js';
 import type { Field, PlanRecord } from './shim-protocol.js';
-import type { Mount, Spec } from './oci-spec.js';
+import type { Mount, Process, Spec } from './oci-spec.js';
 import type { Cgroup, CgroupFsMount } from './cgroups/index.js';
 
 /** Annotation naming the overlay that forms the root filesystem (see docs/DESIGN.md). */
@@ -53,7 +53,7 @@ const DEV_SYMLINKS = [
 export function buildPlan(input: PlanInput): PlanRecord[] {
   const { spec } = input;
   const plan: PlanRecord[] = [];
-  const add = (op: string, args: readonly Field[], describe: string): void => {
+  const add: Add = (op, args, describe) => {
     plan.push({ op, args, describe });
   };
   const has = (type: string): boolean => spec.linux.namespaces.some((ns) => ns.type === type && !ns.path);
@@ -99,10 +99,20 @@ export function buildPlan(input: PlanInput): PlanRecord[] {
   for (const path of spec.linux.readonlyPaths ?? []) add('readonly', [path], `make ${path} read-only`);
   if (spec.root.readonly) add('remount', ['/', MS.RDONLY], 'make the root filesystem read-only');
 
-  const proc = spec.process;
-  if (proc.terminal) add('console', [1], 'set up the terminal');
+  addProcessSteps(add, spec.process, true);
+  return plan;
+}
+
+type Add = (op: string, args: readonly Field[], describe: string) => void;
+
+/**
+ * The steps that turn the child into the container's process: terminal or session, working
+ * directory, limits, credentials, environment, exec. Shared by a container's init and `exec`.
+ */
+function addProcessSteps(add: Add, proc: Process, init: boolean): void {
+  if (proc.terminal) add('console', [init ? 1 : 0], 'set up the terminal');
   else add('setsid', [], 'start a session');
-  add('mkdirs', [proc.cwd, '755'], `create the working directory ${proc.cwd}`);
+  if (init) add('mkdirs', [proc.cwd, '755'], `create the working directory ${proc.cwd}`);
   add('chdir', [proc.cwd], `change to the working directory ${proc.cwd}`);
   for (const limit of proc.rlimits ?? []) {
     add('rlimit', [rlimitNumber(limit.type), limit.soft, limit.hard], `set ${limit.type}`);
@@ -116,14 +126,34 @@ export function buildPlan(input: PlanInput): PlanRecord[] {
   add('env', proc.env, 'set the environment');
   const path = proc.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '';
   add('exec', [path, ...proc.args], `exec ${JSON.stringify(proc.args[0])}`);
+}
+
+/** The namespaces `exec` joins, in the order setns needs them: the mount namespace last. */
+const EXEC_NAMESPACES = ['cgroup', 'ipc', 'uts', 'net', 'pid', 'mnt'] as const;
+
+export interface ExecPlanInput {
+  /** The container's init, as the host sees it. */
+  readonly pid: number;
+  readonly process: Process;
+  /** Files to write "0" into: v1 `tasks`, and `cgroup.procs` of the cgroup2 directory. */
+  readonly cgroupFiles: readonly string[];
+}
+
+/** A plan that runs one more process inside a running container (`exec`). */
+export function buildExecPlan(input: ExecPlanInput): PlanRecord[] {
+  const plan: PlanRecord[] = [];
+  const add: Add = (op, args, describe) => {
+    plan.push({ op, args, describe });
+  };
+  add('clone', [0], 'start the process');
+  if (input.process.terminal) add('tty', [], 'relay a terminal');
+  for (const type of EXEC_NAMESPACES) add('setns', [type, `/proc/${input.pid}/ns/${type}`], `join the ${type} namespace`);
+  for (const file of input.cgroupFiles) add('cgroup-join', [file], `join cgroup ${file}`);
+  addProcessSteps(add, input.process, false);
   return plan;
 }
 
-function addMount(
-  add: (op: string, args: readonly Field[], describe: string) => void,
-  mount: Mount,
-  input: PlanInput,
-): void {
+function addMount(add: Add, mount: Mount, input: PlanInput): void {
   const target = posix.normalize(mount.destination);
   if (mount.type === 'cgroup') {
     for (const m of input.cgroupMounts) {

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { detectCgroupDriver } from './cgroups/index.js';
+import { join, posix } from 'node:path';
+import { detectCgroupDriver, type CgroupDriver } from './cgroups/index.js';
 import { launch, type LaunchOptions, type LaunchResult } from './launcher.js';
-import type { Spec } from './oci-spec.js';
-import { buildPlan } from './plan.js';
+import type { Process, Spec } from './oci-spec.js';
+import { buildExecPlan, buildPlan } from './plan.js';
 
 /** An OCI bundle: a directory holding config.json and the root filesystem. */
 export interface Bundle {
@@ -20,6 +20,22 @@ export interface RunOptions {
   readonly onPid?: LaunchOptions['onPid'];
 }
 
+/** The container's cgroup, where its spec says (linux.cgroupsPath: `parent/name`). */
+function bundleCgroup(bundle: Bundle): { driver: CgroupDriver; name: string } {
+  const path = bundle.spec.linux.cgroupsPath ?? `whalebox/${bundle.id}`;
+  const parent = posix.dirname(path);
+  return { driver: detectCgroupDriver(undefined, parent === '.' ? {} : { parent }), name: posix.basename(path) };
+}
+
+/** The bundle in a directory, if its config.json is there. */
+export function readBundle(id: string, dir: string): Bundle | undefined {
+  try {
+    return { id, dir, spec: JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Spec };
+  } catch {
+    return undefined;
+  }
+}
+
 export function exitFilePath(bundleDir: string): string {
   return join(bundleDir, 'exit');
 }
@@ -31,8 +47,8 @@ export function logFilePath(bundleDir: string): string {
 
 /** Creates the cgroup and starts the container: until PID 1 exits, or until it started (detach). */
 export async function runBundle(bundle: Bundle, options: RunOptions): Promise<LaunchResult> {
-  const driver = detectCgroupDriver();
-  const cgroup = driver.create(bundle.id, bundle.spec.linux.resources);
+  const { driver, name } = bundleCgroup(bundle);
+  const cgroup = driver.create(name, bundle.spec.linux.resources);
   const plan = buildPlan({
     spec: bundle.spec,
     bundleDir: bundle.dir,
@@ -59,10 +75,21 @@ export function readExitFile(bundleDir: string): { code: number; signal: number 
  * Releases what the runtime holds for a container: kills what is left in its cgroup and removes
  * it. Idempotent. Tells whether the kernel's OOM killer struck in it.
  */
-export async function deleteBundle(id: string): Promise<{ oomKilled: boolean }> {
-  const cgroup = detectCgroupDriver().open(id);
+export async function deleteBundle(bundle: Bundle): Promise<{ oomKilled: boolean }> {
+  const { driver, name } = bundleCgroup(bundle);
+  const cgroup = driver.open(name);
   const oomKilled = cgroup.oomKilled();
   cgroup.kill();
   await cgroup.remove();
   return { oomKilled };
+}
+
+/** Runs one more process in a running container whose init is `pid` (`exec`). */
+export function execInBundle(bundle: Bundle, pid: number, process: Process, options: Pick<RunOptions, 'mode' | 'stdin'>): Promise<LaunchResult> {
+  const { driver, name } = bundleCgroup(bundle);
+  const { tasks, cloneInto } = driver.open(name).entry;
+  // Not clone-into-cgroup: after joining the container's cgroup namespace, a cgroup2 mounted
+  // with nsdelegate refuses it; a write to cgroup.procs works everywhere.
+  const cgroupFiles = [...tasks, ...(cloneInto ? [join(cloneInto, 'cgroup.procs')] : [])];
+  return launch({ plan: buildExecPlan({ pid, process, cgroupFiles }), mode: options.mode, stdin: options.stdin });
 }
