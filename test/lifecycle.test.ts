@@ -159,6 +159,42 @@ describe('exec', () => {
   });
 });
 
+describe('pause, rename, prune', () => {
+  test('pause freezes (the counter stops), unpause resumes', async () => {
+    store.wb(['run', '-d', '--name', 'counter', 'busybox', 'sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done']);
+    const count = () => store.wb(['logs', 'counter']).stdout.split('\n').length;
+    await until('some output', () => count() > 3);
+    assert.equal(store.wb(['pause', 'counter']).stdout, 'counter\n');
+    assert.match(store.wb(['ps']).stdout, /Up .* \(Paused\) +counter/);
+    const frozen = count();
+    await sleep(600);
+    assert.equal(count(), frozen, 'no output while paused');
+    assert.equal(store.wb(['pause', 'counter']).status, 1);
+    assert.equal(store.wb(['unpause', 'counter']).stdout, 'counter\n');
+    await until('output again', () => count() > frozen + 3);
+    assert.equal(store.wb(['rename', 'counter', 'renamed']).status, 0);
+    assert.equal(store.wb(['inspect', '-f', '{{.Name}}', 'renamed']).stdout, '/renamed\n');
+    store.wb(['pause', 'renamed']);
+    assert.equal(store.wb(['stop', '-t', '1', 'renamed']).status, 0, 'a paused container stops');
+    assert.match(store.wb(['ps', '-a', '-f', 'name=renamed']).stdout, /Exited/);
+  });
+
+  test('container prune and system prune remove stopped containers and crash leftovers', () => {
+    const running = store.wb(['run', '-d', 'busybox', 'sleep', '60']).stdout.trim();
+    const stray = `${store.root}/containers/${'f'.repeat(64)}`;
+    spawnSync('mkdir', ['-p', stray]);
+    const pruned = store.wb(['container', 'prune', '-f']);
+    assert.match(pruned.stdout, /^Deleted Containers:\n[0-9a-f]{64}\n/);
+    assert.match(pruned.stdout, /Total reclaimed space: /);
+    assert.equal(store.wb(['ps', '-aq', '--no-trunc']).stdout, `${running}\n`);
+    assert.equal(store.wb(['system', 'prune', '-f']).status, 0);
+    assert.equal(spawnSync('test', ['-e', stray]).status, 1, 'a directory without a record is removed');
+    assert.equal(store.wb(['ps', '-q', '--no-trunc']).stdout, `${running}\n`, 'running containers stay');
+    assert.equal(store.wb(['container', 'prune'], { input: 'n\n' }).stdout, '', 'no without -f and a yes');
+    store.wb(['rm', '-f', running]);
+  });
+});
+
 describe('crash safety', () => {
   test('kill -9 of a running container\'s shim: ps shows it exited, nothing is left', async () => {
     const id = store.wb(['run', '-d', '--name', 'victim', 'busybox', 'sleep', '60']).stdout.trim();
@@ -170,6 +206,29 @@ describe('crash safety', () => {
     assert.match(store.wb(['ps', '-a', '--filter', 'name=victim']).stdout, /Exited \(137\)/);
     assert.deepEqual(store.cgroups().filter((c) => c.endsWith(id)), []);
     store.wb(['rm', 'victim']);
+  });
+});
+
+describe('crash safety of run', () => {
+  test('kill -9 of the CLI at any moment of run, then system prune: nothing is left', async () => {
+    for (const delay of [20, 60, 100, 140, 180, 220, 300]) {
+      const child = store.spawn(['run', '-d', 'busybox', 'sleep', '60']);
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      await sleep(delay);
+      child.kill('SIGKILL');
+      await exited;
+    }
+    await sleep(300);
+    // ps -a must work on whatever state the kills left; prune then removes it all.
+    assert.equal(store.wb(['ps', '-a']).status, 0);
+    const running = store.wb(['ps', '-q']).stdout.trim().split('\n').filter(Boolean);
+    if (running.length) assert.equal(store.wb(['rm', '-f', ...running]).status, 0);
+    assert.equal(store.wb(['system', 'prune', '-f']).status, 0);
+    assert.equal(store.wb(['ps', '-aq']).stdout, '');
+    assert.deepEqual(store.containerIds(), []);
+    await until('the cgroups to go', () => store.cgroups().length === 0 || undefined);
+    // Exit commands of the killed containers may still be finishing.
+    await until('no process of this store', () => spawnSync('pgrep', ['-f', store.root]).status === 1 || undefined);
   });
 });
 

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { whaleboxCgroupParents } from './helpers.js';
+import { join } from 'node:path';
+import { REPO, whaleboxCgroupParents } from './helpers.js';
 
 test('no mount, cgroup, store directory or shim is left after the suite', () => {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
@@ -14,6 +15,6 @@ test('no mount, cgroup, store directory or shim is left after the suite', () => 
   // Each test store had a cgroup parent of its own; the last container out removes it.
   assert.deepEqual(whaleboxCgroupParents().filter((dir) => dir.includes('/whalebox-test-')), []);
   assert.deepEqual(readdirSync(tmpdir()).filter((name) => name.startsWith('whalebox-test-')), []);
-  const shims = spawnSync('pgrep', ['-f', 'whalebox-shim'], { encoding: 'utf8' }).stdout.trim();
+  const shims = spawnSync('pgrep', ['-f', join(REPO, 'native', 'whalebox-shim')], { encoding: 'utf8' }).stdout.trim();
   assert.equal(shims, '');
 });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import type { Context } from '../engine/context.js';
 import { cleanupContainer } from '../engine/containers.js';
 
@@ -7,6 +8,8 @@ export function define(command: Command, context: () => Context): void {
     .description("Release the resources of a container that has stopped (its shim's exit command)")
     .argument('<id>')
     .action(async (id: string) => {
+      // The store may be gone (system reset, a test's temporary root): never recreate it.
+      if (!existsSync(context().paths.database)) return;
       await cleanupContainer(context(), id);
     });
 }

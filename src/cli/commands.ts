@@ -8,7 +8,10 @@ import { define as defineExec } from './exec.js';
 import { define as defineInspect } from './inspect.js';
 import { define as defineKill } from './kill.js';
 import { define as defineLogs } from './logs.js';
+import { definePause, defineUnpause } from './pause.js';
+import { defineContainerPrune, defineSystem } from './prune.js';
 import { define as definePs } from './ps.js';
+import { define as defineRename } from './rename.js';
 import { define as defineRestart } from './restart.js';
 import { define as defineRm } from './rm.js';
 import { define as defineStart } from './start.js';
@@ -29,6 +32,9 @@ const CONTAINER_COMMANDS: [name: string, define: Define, groupName?: string, ali
   ['wait', defineWait],
   ['rm', defineRm, 'rm', ['remove']],
   ['inspect', defineInspect],
+  ['pause', definePause],
+  ['unpause', defineUnpause],
+  ['rename', defineRename],
 ];
 
 /** Each command module adds itself to the program; the order here is the order in --help. */
@@ -40,6 +46,8 @@ export function registerCommands(program: Command, context: () => Context): void
     define(group.command(groupName ?? name).aliases(aliases ?? []), context);
   }
   defineCleanup(group.command('cleanup'), context);
+  defineContainerPrune(group.command('prune'), context);
+  defineSystem(program.command('system'), context);
   registerImages(program, context);
   registerImport(program, context);
 }

@@ -15,7 +15,8 @@ interface PsFlags {
   last?: string;
   latest?: boolean;
   size?: boolean;
-  noTrunc?: boolean;
+  /** commander turns --no-trunc into trunc: false */
+  trunc?: boolean;
   filter: string[];
   format?: string;
 }
@@ -115,9 +116,9 @@ function entry(context: Context, row: ContainerRow, flags: PsFlags, now: number)
     ? `${humanSize(treeSize(join(bundleDir(context, row.id), 'diff')))} (virtual ${humanSize(findImage(context.db(), context.paths, row.imageId)?.size ?? 0)})`
     : '';
   return {
-    ID: flags.noTrunc ? row.id : row.id.slice(0, 12),
+    ID: flags.trunc === false ? row.id : row.id.slice(0, 12),
     Image: row.imageRef,
-    Command: JSON.stringify(flags.noTrunc ? command : ellipsis(command, 20)),
+    Command: JSON.stringify(flags.trunc === false ? command : ellipsis(command, 20)),
     CreatedAt: new Date(row.created).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC'),
     RunningFor: `${humanDuration(now - Date.parse(row.created))} ago`,
     Ports: '',

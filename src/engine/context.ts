@@ -8,6 +8,8 @@ export interface Context {
   /** The cgroup under which new containers' cgroups are made. */
   readonly cgroupParent: string;
   db(): Db;
+  /** Closes the database if it is open (before its files are removed). */
+  close(): void;
 }
 
 export interface GlobalOptions {
@@ -26,5 +28,9 @@ export function createContext(options: GlobalOptions): Context {
     paths,
     cgroupParent: options.cgroupParent ?? process.env.WHALEBOX_CGROUP_PARENT ?? 'whalebox',
     db: () => (db ??= openDatabase(paths.database)),
+    close: () => {
+      db?.close();
+      db = undefined;
+    },
   };
 }

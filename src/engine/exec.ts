@@ -2,11 +2,12 @@ import { join } from 'node:path';
 import { WhaleboxError } from '../util/errors.js';
 import { allCapabilities, DOCKER_DEFAULT_CAPABILITIES } from '../runtime/capabilities.js';
 import type { Process, Spec } from '../runtime/oci-spec.js';
-import { execInBundle, readBundle } from '../runtime/runtime.js';
+import { execInBundle } from '../runtime/runtime.js';
 import { findImage } from '../image/image-store.js';
 import type { Context } from './context.js';
 import { bundleDir, refreshContainer, resolveContainer } from './containers.js';
 import { resolveUser } from './image-user.js';
+import { requireBundle } from './lifecycle.js';
 import { startFailure } from './start-failure.js';
 
 export interface ExecOptions {
@@ -52,8 +53,7 @@ export async function execInContainer(context: Context, reference: string, optio
   const row = await refreshContainer(context, resolveContainer(context, reference));
   if (row.status === 'paused') throw new WhaleboxError(`container ${row.id} is paused, unpause the container before exec`, 1);
   if (row.status !== 'running' || row.pid === null) throw new WhaleboxError(`container ${row.id} is not running`, 1);
-  const bundle = readBundle(row.id, bundleDir(context, row.id));
-  if (!bundle) throw new WhaleboxError(`container ${row.id} has no bundle (config.json) any more`, 1);
+  const bundle = requireBundle(context, row.id);
   const process = execProcess(context, row.id, row.imageId, bundle.spec, options);
   const result = await execInBundle(bundle, row.pid, process, {
     mode: options.detach ? 'detach' : 'foreground',

@@ -1,10 +1,11 @@
 import { constants } from 'node:os';
 import { readFileSync, rmSync } from 'node:fs';
 import { WhaleboxError } from '../util/errors.js';
-import { exitFilePath, readBundle, readExitFile, runBundle } from '../runtime/runtime.js';
+import { exitFilePath, openBundleCgroup, readBundle, readExitFile, runBundle, type Bundle } from '../runtime/runtime.js';
 import type { ContainerRow } from '../store/containers.js';
 import type { Context } from './context.js';
 import { bundleDir, cleanupContainer, containerTable, markRunning, parseConfig, refreshContainer, removeContainer } from './containers.js';
+import { VALID_NAME } from './names.js';
 import { startFailure } from './start-failure.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -29,8 +30,7 @@ export function exitCommand(context: Context, id: string): string[] {
  * restart policies). Resolves once its command runs; throws with Docker's message otherwise.
  */
 export async function startDetached(context: Context, id: string): Promise<void> {
-  const bundle = readBundle(id, bundleDir(context, id));
-  if (!bundle) throw new WhaleboxError(`container ${id} has no bundle (config.json) any more`, 1);
+  const bundle = requireBundle(context, id);
   rmSync(exitFilePath(bundle.dir), { force: true });
   const result = await runBundle(
     bundle,
@@ -100,7 +100,9 @@ export async function stopContainer(context: Context, row: ContainerRow, timeout
   const config = parseConfig(current);
   containerTable(context).update(row.id, { stopRequested: true });
   const timeout = timeoutSeconds ?? config.stopTimeout ?? 10;
-  if (current.status !== 'paused') signalContainer(current, parseSignal(config.stopSignal ?? 'SIGTERM'));
+  signalContainer(current, parseSignal(config.stopSignal ?? 'SIGTERM'));
+  // A frozen process acts on no signal: thaw it so that it can stop (Docker does the same).
+  if (current.status === 'paused') await unpauseContainer(context, current);
   const after = await waitForExit(context, row.id, timeout * 1000);
   if (after && (after.status === 'running' || after.status === 'paused')) {
     signalContainer(after, constants.signals.SIGKILL);
@@ -138,4 +140,41 @@ export async function deleteContainer(context: Context, row: ContainerRow, force
   }
   await cleanupContainer(context, row.id);
   removeContainer(context, row.id);
+}
+
+/** The container's bundle, or Docker-style status 1 when its directory is gone. */
+export function requireBundle(context: Context, id: string): Bundle {
+  const bundle = readBundle(id, bundleDir(context, id));
+  if (!bundle) throw new WhaleboxError(`container ${id} has no bundle (config.json) any more`, 1);
+  return bundle;
+}
+
+/** Docker's pause: every process of the container frozen (cgroup freezer, v1 or v2). */
+export async function pauseContainer(context: Context, row: ContainerRow): Promise<void> {
+  const current = await refreshContainer(context, row);
+  if (current.status === 'paused') throw new WhaleboxError(`container ${row.id} is already paused`, 1);
+  if (current.status !== 'running') throw new WhaleboxError(`container ${row.id} is not running`, 1);
+  await openBundleCgroup(requireBundle(context, row.id)).freeze();
+  containerTable(context).transition(row.id, ['running'], { status: 'paused' });
+}
+
+export async function unpauseContainer(context: Context, row: ContainerRow): Promise<void> {
+  const current = await refreshContainer(context, row);
+  if (current.status !== 'paused') throw new WhaleboxError(`container ${row.id} is not paused`, 1);
+  await openBundleCgroup(requireBundle(context, row.id)).thaw();
+  containerTable(context).transition(row.id, ['paused'], { status: 'running' });
+}
+
+/** Docker's rename: the new name must be valid and free. */
+export function renameContainer(context: Context, row: ContainerRow, newName: string): void {
+  const name = newName.replace(/^\//, '');
+  if (!VALID_NAME.test(name)) throw new WhaleboxError(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`, 1);
+  if (name === row.name) throw new WhaleboxError('Renaming a container with the same name as its current name', 1);
+  try {
+    containerTable(context).update(row.id, { name });
+  } catch (err) {
+    if (!String(err).includes('UNIQUE constraint failed')) throw err;
+    const owner = containerTable(context).find(name)[0]?.id ?? 'unknown';
+    throw new WhaleboxError(`Conflict. The container name "/${name}" is already in use by container "${owner}". You have to remove (or rename) that container to be able to reuse that name.`, 1);
+  }
 }

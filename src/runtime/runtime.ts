@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { detectCgroupDriver, type CgroupDriver } from './cgroups/index.js';
+import { detectCgroupDriver, type Cgroup, type CgroupDriver } from './cgroups/index.js';
 import { launch, type LaunchOptions, type LaunchResult } from './launcher.js';
 import type { Process, Spec } from './oci-spec.js';
 import { buildExecPlan, buildPlan } from './plan.js';
@@ -25,6 +25,12 @@ function bundleCgroup(bundle: Bundle): { driver: CgroupDriver; name: string } {
   const path = bundle.spec.linux.cgroupsPath ?? `whalebox/${bundle.id}`;
   const parent = posix.dirname(path);
   return { driver: detectCgroupDriver(undefined, parent === '.' ? {} : { parent }), name: posix.basename(path) };
+}
+
+/** The container's cgroup handle (freeze, stats, pids). */
+export function openBundleCgroup(bundle: Bundle): Cgroup {
+  const { driver, name } = bundleCgroup(bundle);
+  return driver.open(name);
 }
 
 /** The bundle in a directory, if its config.json is there. */
@@ -76,8 +82,7 @@ export function readExitFile(bundleDir: string): { code: number; signal: number 
  * it. Idempotent. Tells whether the kernel's OOM killer struck in it.
  */
 export async function deleteBundle(bundle: Bundle): Promise<{ oomKilled: boolean }> {
-  const { driver, name } = bundleCgroup(bundle);
-  const cgroup = driver.open(name);
+  const cgroup = openBundleCgroup(bundle);
   const oomKilled = cgroup.oomKilled();
   cgroup.kill();
   await cgroup.remove();
@@ -86,8 +91,7 @@ export async function deleteBundle(bundle: Bundle): Promise<{ oomKilled: boolean
 
 /** Runs one more process in a running container whose init is `pid` (`exec`). */
 export function execInBundle(bundle: Bundle, pid: number, process: Process, options: Pick<RunOptions, 'mode' | 'stdin'>): Promise<LaunchResult> {
-  const { driver, name } = bundleCgroup(bundle);
-  const { tasks, cloneInto } = driver.open(name).entry;
+  const { tasks, cloneInto } = openBundleCgroup(bundle).entry;
   // Not clone-into-cgroup: after joining the container's cgroup namespace, a cgroup2 mounted
   // with nsdelegate refuses it; a write to cgroup.procs works everywhere.
   const cgroupFiles = [...tasks, ...(cloneInto ? [join(cloneInto, 'cgroup.procs')] : [])];
