@@ -70,7 +70,10 @@ export class Store {
     return containerCgroups(this.cgroupParent);
   }
 
+  /** Waits (a few seconds at most) for this store's exit commands to finish, then deletes it. */
   remove(): void {
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && spawnSync('pgrep', ['-f', this.root]).status === 0) spawnSync('sleep', ['0.1']);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
 import type { Context } from '../engine/context.js';
 import { cleanupContainer } from '../engine/containers.js';
 
@@ -9,7 +8,6 @@ export function define(command: Command, context: () => Context): void {
     .argument('<id>')
     .action(async (id: string) => {
       // The store may be gone (system reset, a test's temporary root): never recreate it.
-      if (!existsSync(context().paths.database)) return;
-      await cleanupContainer(context(), id);
+      if (context().openExisting()) await cleanupContainer(context(), id);
     });
 }

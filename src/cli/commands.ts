@@ -15,6 +15,8 @@ import { define as defineRename } from './rename.js';
 import { define as defineRestart } from './restart.js';
 import { define as defineRm } from './rm.js';
 import { define as defineStart } from './start.js';
+import { define as defineStats } from './stats.js';
+import { define as defineTop } from './top.js';
 import { define as defineStop } from './stop.js';
 import { define as defineWait } from './wait.js';
 
@@ -35,6 +37,8 @@ const CONTAINER_COMMANDS: [name: string, define: Define, groupName?: string, ali
   ['pause', definePause],
   ['unpause', defineUnpause],
   ['rename', defineRename],
+  ['stats', defineStats],
+  ['top', defineTop],
 ];
 
 /** Each command module adds itself to the program; the order here is the order in --help. */

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { WhaleboxError } from '../util/errors.js';
 import type { Context } from '../engine/context.js';
 import { expandEnv } from '../engine/container-config.js';
 import { execInContainer } from '../engine/exec.js';
@@ -28,6 +29,9 @@ export function define(command: Command, context: () => Context): void {
     .option('-u, --user <user>', 'Username or UID (format: "<name|uid>[:<group|gid>]")')
     .option('--privileged', 'Give extended privileges to the command')
     .action(async (container: string, args: string[], flags: ExecFlags) => {
+      if (flags.tty && flags.interactive && !flags.detach && !process.stdin.isTTY) {
+        throw new WhaleboxError('the input device is not a TTY', 1);
+      }
       process.exitCode = await execInContainer(context(), container, {
         command: args,
         interactive: flags.interactive ?? false,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatG, formatTable, humanDuration, humanSize } from './format.js';
+import { bytesSize, formatG, formatTable, humanDuration, humanSize } from './format.js';
 
 test('humanSize matches go-units HumanSizeWithPrecision(size, 3)', () => {
   const cases: Array<[number, string]> = [
@@ -25,6 +25,22 @@ test('humanSize matches go-units HumanSizeWithPrecision(size, 3)', () => {
   ];
   for (const [bytes, expected] of cases) assert.equal(humanSize(bytes), expected, String(bytes));
   assert.equal(humanSize(4_261_683, 4), '4.262MB');
+});
+
+test('bytesSize matches go-units BytesSize (base 1024, %.4g)', () => {
+  const cases: Array<[number, string]> = [
+    [0, '0B'],
+    [512, '512B'],
+    [1023, '1023B'],
+    [1024, '1KiB'],
+    [1536, '1.5KiB'],
+    [1_609_728, '1.535MiB'],
+    [20 * 1024 * 1024, '20MiB'],
+    [1_048_575, '1024KiB'], // 1023.999… rounds up to 4 digits without changing unit, as in Go
+    [2_087_370_752, '1.944GiB'],
+    [2 ** 50, '1PiB'],
+  ];
+  for (const [bytes, expected] of cases) assert.equal(bytesSize(bytes), expected, String(bytes));
 });
 
 test('formatG behaves like Go %.*g', () => {
@@ -89,4 +105,6 @@ test('formatTable pads like tabwriter(minwidth 10, padding 3)', () => {
   // Multi-byte characters count once, as tabwriter counts runes.
   assert.equal(formatTable([['é', 'x'], ['ab', 'y']]), 'é         x\nab        y\n');
   assert.equal(formatTable([['ONLY'], ['one']]), 'ONLY\none\n');
+  // `top` uses tabwriter(minwidth 20).
+  assert.equal(formatTable([['UID', 'PID', 'CMD'], ['root', '4242', 'sh -c x']], 20), `UID${' '.repeat(17)}PID${' '.repeat(17)}CMD\nroot${' '.repeat(16)}4242${' '.repeat(16)}sh -c x\n`);
 });

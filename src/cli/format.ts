@@ -20,6 +20,22 @@ export function humanSize(bytes: number, precision = 3): string {
   return formatG(size, precision) + DECIMAL_UNITS[unit];
 }
 
+const BINARY_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];
+
+/**
+ * go-units `BytesSize`: binary units and Go's `%.4g` (`20MiB`, `1.535MiB`, `512B`), as
+ * `docker stats` prints memory.
+ */
+export function bytesSize(bytes: number): string {
+  let size = bytes;
+  let unit = 0;
+  while (size >= 1024 && unit < BINARY_UNITS.length - 1) {
+    size /= 1024;
+    unit++;
+  }
+  return formatG(size, 4) + BINARY_UNITS[unit];
+}
+
 /**
  * Go's `fmt.Sprintf("%.*g", precision, value)` for finite non-negative values: rounds half to
  * even on the exact binary value (as strconv does), drops trailing zeros, and switches to
@@ -75,10 +91,11 @@ export function humanDuration(milliseconds: number): string {
 
 /**
  * Lays out rows (the first is the header) as the docker CLI's
- * `tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)` does: every column but the last is padded to
- * its widest cell plus 3 spaces, and at least 10 characters. Returns the lines, each ending in "\n".
+ * `tabwriter.NewWriter(out, minWidth, 1, 3, ' ', 0)` does: every column but the last is padded
+ * to its widest cell plus 3 spaces, and at least `minWidth` characters (10 in most commands,
+ * 20 in `top`). Returns the lines, each ending in "\n".
  */
-export function formatTable(rows: readonly (readonly string[])[]): string {
+export function formatTable(rows: readonly (readonly string[])[], minWidth = 10): string {
   const widths: number[] = [];
   for (const row of rows) {
     row.forEach((cell, column) => {
@@ -90,7 +107,7 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
       row
         .map((cell, column) => {
           if (column === row.length - 1) return cell;
-          const width = Math.max(10, widths[column]! + 3);
+          const width = Math.max(minWidth, widths[column]! + 3);
           return cell + ' '.repeat(width - displayWidth(cell));
         })
         .join(''),

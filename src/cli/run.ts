@@ -16,6 +16,7 @@ import {
   type Resources,
 } from '../engine/container-config.js';
 import { runDetached, runForeground } from '../engine/run.js';
+import { createContainer } from '../engine/containers.js';
 import { parseSignal } from '../engine/lifecycle.js';
 
 interface RunFlags {
@@ -53,10 +54,11 @@ const MIN_MEMORY = 6 * 1024 * 1024;
 
 function parseResources(flags: RunFlags): Resources {
   const hostCpus = availableParallelism();
-  const memory = flags.memory === undefined ? undefined : parseBytes('--memory', flags.memory);
+  // 0 means "no limit" for Docker's sizes.
+  const memory = flags.memory === undefined ? undefined : parseBytes('--memory', flags.memory) || undefined;
   if (memory !== undefined && memory < MIN_MEMORY) throw new WhaleboxError('Minimum memory limit allowed is 6MB');
   let memorySwap: number | undefined;
-  if (flags.memorySwap !== undefined) {
+  if (flags.memorySwap !== undefined && flags.memorySwap !== '0') {
     if (memory === undefined) throw new WhaleboxError('You should always set the Memory limit when using Memoryswap limit, see usage.');
     memorySwap = flags.memorySwap === '-1' ? -1 : parseBytes('--memory-swap', flags.memorySwap);
     if (memorySwap !== -1 && memorySwap < memory) {
@@ -82,6 +84,9 @@ function readEnvFile(file: string): string {
 }
 
 export function toContainerConfig(image: string, command: string[], flags: RunFlags): ContainerConfig {
+  if (flags.tty && flags.interactive && !flags.detach && !process.stdin.isTTY) {
+    throw new WhaleboxError('the input device is not a TTY', 1);
+  }
   const restart = parseRestart(flags.restart);
   if (flags.rm && restart.name !== 'no') throw new WhaleboxError('Conflicting options: --restart and --rm');
   if (flags.stopSignal !== undefined) parseSignal(flags.stopSignal);
@@ -114,10 +119,9 @@ export function toContainerConfig(image: string, command: string[], flags: RunFl
   };
 }
 
-export function register(program: Command, context: () => Context): void {
-  program
-    .command('run')
-    .description('Create and run a new container from an image')
+/** The options `run` and `create` share: Docker's container configuration flags. */
+function containerOptions(command: Command): Command {
+  return command
     .usage('[OPTIONS] IMAGE [COMMAND] [ARG...]')
     .argument('<image>')
     .argument('[command...]')
@@ -143,12 +147,16 @@ export function register(program: Command, context: () => Context): void {
     .option('--cpuset-cpus <list>', 'CPUs in which to allow execution (0-3, 0,1)')
     .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)')
     .option('--network <mode>', 'Connect a container to a network (none, host)', 'default')
-    .option('--trace', 'Print the timeline of the container start-up steps')
-    .option('-d, --detach', 'Run container in background and print container ID')
     .option('--restart <policy>', 'Restart policy to apply when a container exits', 'no')
     .option('-l, --label <list>', 'Set meta data on a container', collect, [])
     .option('--stop-signal <signal>', 'Signal to stop the container')
-    .option('--stop-timeout <int>', 'Timeout (in seconds) to stop a container')
+    .option('--stop-timeout <int>', 'Timeout (in seconds) to stop a container');
+}
+
+export function register(program: Command, context: () => Context): void {
+  containerOptions(program.command('run').description('Create and run a new container from an image'))
+    .option('--trace', 'Print the timeline of the container start-up steps')
+    .option('-d, --detach', 'Run container in background and print container ID')
     .action(async (image: string, command: string[], flags: RunFlags) => {
       const config = toContainerConfig(image, command, flags);
       if (config.detach) {
@@ -158,5 +166,11 @@ export function register(program: Command, context: () => Context): void {
       process.exitCode = await runForeground(context(), config, {
         trace: flags.trace ? (line) => process.stderr.write(`[trace] ${line}\n`) : undefined,
       });
+    });
+  containerOptions(program.command('create').description('Create a new container'))
+    .action((image: string, command: string[], flags: RunFlags) => {
+      // A created container starts detached (`start`); attaching arrives with the API server.
+      const { record } = createContainer(context(), { ...toContainerConfig(image, command, flags), detach: true });
+      process.stdout.write(`${record.id}\n`);
     });
 }

@@ -1,4 +1,4 @@
-import { isAbsolute } from 'node:path';
+import { isAbsolute, posix } from 'node:path';
 import { WhaleboxError } from '../util/errors.js';
 
 /** What a container was asked to be: Docker's Config and HostConfig, as `run` parsed them. */
@@ -109,20 +109,32 @@ export function parseVolume(spec: string): BindVolume {
   }
   if (!isAbsolute(source)) throw invalid(`host path '${source}' must be absolute (named volumes are not supported yet)`);
   if (!isAbsolute(destination)) throw invalid(`mount path '${destination}' must be absolute`);
-  if (destination === '/') throw invalid('invalid mount path: / is the container root');
+  checkDestination(destination, invalid);
   if (mode !== 'ro' && mode !== 'rw') throw invalid(`unknown mode '${mode}' (use ro or rw)`);
-  return { source, destination, readonly: mode === 'ro' };
+  return { source: posix.normalize(source), destination: posix.normalize(destination), readonly: mode === 'ro' };
 }
+
+/** Mounts over the root or over /proc would undo the container's isolation: refused, as runc does. */
+function checkDestination(destination: string, invalid: (why: string) => WhaleboxError): void {
+  const normalized = posix.normalize(destination);
+  if (normalized === '/') throw invalid('invalid mount path: / is the container root');
+  if (normalized === '/proc' || normalized.startsWith('/proc/')) throw invalid(`invalid mount path: ${normalized} is in /proc`);
+}
+
+/** Docker's tmpfs options (mount(8) ones a tmpfs understands); anything else is refused. */
+const TMPFS_OPTION = /^(size=\d+[kmgKMG%]?|mode=[0-7]{3,4}|uid=\d+|gid=\d+|nr_inodes=\d+[kmgKMG]?|nr_blocks=\d+[kmgKMG]?|rw|ro|exec|noexec|suid|nosuid|dev|nodev|atime|noatime|relatime|strictatime|diratime|nodiratime|sync|async|dirsync|mand|nomand)$/;
 
 /** Docker's `--tmpfs /path[:options]`; Docker adds noexec,nosuid,nodev. */
 export function parseTmpfs(spec: string): TmpfsMount {
   const index = spec.indexOf(':');
   const destination = index < 0 ? spec : spec.slice(0, index);
-  if (!isAbsolute(destination)) {
-    throw new WhaleboxError(`invalid tmpfs specification: '${spec}': mount path must be absolute`);
-  }
+  const invalid = (why: string): WhaleboxError => new WhaleboxError(`invalid tmpfs specification: '${spec}': ${why}`);
+  if (!isAbsolute(destination)) throw invalid('mount path must be absolute');
+  checkDestination(destination, invalid);
   const options = index < 0 ? [] : spec.slice(index + 1).split(',').filter(Boolean);
-  return { destination, options: ['noexec', 'nosuid', 'nodev', ...options] };
+  const bad = options.find((option) => !TMPFS_OPTION.test(option));
+  if (bad !== undefined) throw invalid(`unknown tmpfs option '${bad}'`);
+  return { destination: posix.normalize(destination), options: ['noexec', 'nosuid', 'nodev', ...options] };
 }
 
 /** `--network`: until bridge networking lands, the default is a private namespace with lo. */

@@ -5,6 +5,7 @@ import { WhaleboxError } from '../util/errors.js';
 import { findImage } from '../image/image-store.js';
 import { deleteBundle, readBundle, readExitFile, type Bundle } from '../runtime/runtime.js';
 import { isSameProcessAlive, processStartTime } from '../runtime/processes.js';
+import { limitWrites } from '../runtime/cgroups/index.js';
 import { ContainerTable, type ContainerRow, type ContainerStatus } from '../store/containers.js';
 import type { Context } from './context.js';
 import { shouldRestart, type ContainerConfig } from './container-config.js';
@@ -44,6 +45,21 @@ export function resolveContainer(context: Context, reference: string, exitCode =
 
 export function bundleDir(context: Context, id: string): string {
   return join(context.paths.containers, id);
+}
+
+/**
+ * Docker creates a missing bind source as a directory (an existing file stays a file). Never
+ * inside /proc or /sys, whose entries are not the host's to create (and Node's recursive mkdir
+ * can spin there).
+ */
+function createBindSource(source: string): void {
+  if (existsSync(source)) return;
+  if (/^\/(proc|sys)(\/|$)/.test(source)) throw new WhaleboxError(`invalid mount config: bind source path does not exist: ${source}`);
+  try {
+    mkdirSync(source, { recursive: true });
+  } catch (err) {
+    throw new WhaleboxError(`error while creating mount source path '${source}': ${(err as Error).message.replace(/^[A-Z]+: /, '')}`);
+  }
 }
 
 /** Docker's /etc/hosts for a container without a network address of its own. */
@@ -95,14 +111,13 @@ export function createContainer(context: Context, config: ContainerConfig): { re
   const hostname = config.hostname ?? (config.network === 'host' ? hostHostname() : id.slice(0, 12));
   const imageConfig = image.config.config ?? {};
   config = { ...config, stopSignal: config.stopSignal ?? imageConfig.StopSignal };
-  const user = resolveUser(image.layerDirs, config.user ?? imageConfig.User ?? '');
+  const user = resolveUser(image.layerDirs, config.user || imageConfig.User || '');
   const dir = bundleDir(context, id);
   const spec = buildSpec({ id, config, image: imageConfig, layerDirs: image.layerDirs, user, bundleDir: dir, hostname, cgroupParent: context.cgroupParent });
   config = { ...config, process: spec.process.args };
-  // Docker creates a missing bind source as a directory; an existing file stays a file.
-  for (const volume of config.volumes) {
-    if (!existsSync(volume.source)) mkdirSync(volume.source, { recursive: true });
-  }
+  // Values the kernel would refuse are refused now, before anything exists to clean up.
+  for (const version of [1, 2] as const) limitWrites(version, spec.linux.resources);
+  for (const volume of config.volumes) createBindSource(volume.source);
 
   const name = insertWithName(context, config, { id, imageId: image.id, imageRef: config.image, created: new Date().toISOString(), config: JSON.stringify(config) });
   try {

@@ -8,6 +8,11 @@ export interface Context {
   /** The cgroup under which new containers' cgroups are made. */
   readonly cgroupParent: string;
   db(): Db;
+  /**
+   * Opens the database only if the store exists, for work that must never recreate a store
+   * that is gone (the shim's exit command after a reset). False when there is none.
+   */
+  openExisting(): boolean;
   /** Closes the database if it is open (before its files are removed). */
   close(): void;
 }
@@ -28,6 +33,14 @@ export function createContext(options: GlobalOptions): Context {
     paths,
     cgroupParent: options.cgroupParent ?? process.env.WHALEBOX_CGROUP_PARENT ?? 'whalebox',
     db: () => (db ??= openDatabase(paths.database)),
+    openExisting: () => {
+      try {
+        db ??= openDatabase(paths.database, false);
+        return true;
+      } catch {
+        return false;
+      }
+    },
     close: () => {
       db?.close();
       db = undefined;

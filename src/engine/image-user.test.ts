@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveUser } from './image-user.js';
@@ -28,4 +28,23 @@ test('numeric ids need no entry; groups by name or number', () => {
   assert.deepEqual(resolveUser(layers, '1234:staff'), { uid: 1234, gid: 50, additionalGids: [], home: '/' });
   assert.deepEqual(resolveUser(layers, 'www:7'), { uid: 33, gid: 7, additionalGids: [], home: '/var/www' });
   assert.throws(() => resolveUser(layers, '0:nogroup'), /unable to find group nogroup/);
+});
+
+test('image symlinks never lead to host files', () => {
+  const evil = mkdtempSync(join(tmpdir(), 'wb-user-'));
+  try {
+    mkdirSync(join(evil, 'etc'));
+    symlinkSync('/etc/shadow', join(evil, 'etc/passwd'));
+    symlinkSync('/dev/zero', join(evil, 'etc/group'));
+    assert.throws(() => resolveUser([evil], 'root'), /unable to find user root/);
+    assert.deepEqual(resolveUser([evil], '0'), { uid: 0, gid: 0, additionalGids: [], home: '/' });
+    // A link that stays inside the image is followed there.
+    rmSync(join(evil, 'etc/passwd'));
+    mkdirSync(join(evil, 'data'));
+    writeFileSync(join(evil, 'data/passwd'), 'app:x:7:7::/app:/bin/sh\n');
+    symlinkSync('../../../data/passwd', join(evil, 'etc/passwd'));
+    assert.equal(resolveUser([evil], 'app').uid, 7);
+  } finally {
+    rmSync(evil, { recursive: true, force: true });
+  }
 });

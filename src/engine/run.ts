@@ -44,6 +44,7 @@ export async function runForeground(context: Context, config: ContainerConfig, o
     });
   } catch (err) {
     await cleanupContainer(context, record.id, String(err));
+    removeContainer(context, record.id);
     throw err;
   }
   if (options.trace) printTrace(result, options.trace);

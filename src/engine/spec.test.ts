@@ -57,7 +57,10 @@ test("Docker's defaults: capabilities, masked paths, limits, mounts by depth", (
   assert.deepEqual(spec.process.capabilities?.inheritable, []);
   assert.ok(spec.linux.maskedPaths?.includes('/proc/kcore'));
   assert.ok(spec.linux.readonlyPaths?.includes('/proc/sys'));
-  assert.deepEqual(spec.linux.resources, {
+  const { devices, ...limits } = spec.linux.resources!;
+  assert.deepEqual(devices?.[0], { allow: false, access: 'rwm' }, 'every device denied first');
+  assert.ok(devices?.some((d) => d.allow && d.type === 'c' && d.major === 1 && d.minor === 3));
+  assert.deepEqual(limits, {
     memory: { limit: 20971520, swap: 41943040 },
     cpu: { shares: undefined, period: 100000, quota: 50000, cpus: undefined },
     pids: { limit: -1 },

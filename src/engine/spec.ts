@@ -49,6 +49,25 @@ const MASKED_PATHS = [
 
 const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
+/**
+ * Docker's default device cgroup: deny everything, then allow mknod of any node and use of
+ * the harmless ones (null, zero, full, random, urandom, tty, console, ptmx, pts/*, tun),
+ * so that a device node shipped in an image cannot reach host hardware.
+ */
+const DEFAULT_DEVICE_RULES: NonNullable<LinuxResources['devices']> = [
+  { allow: false, access: 'rwm' },
+  { allow: true, type: 'c', access: 'm' },
+  { allow: true, type: 'b', access: 'm' },
+  ...[[1, 3], [1, 5], [1, 7], [1, 8], [1, 9], [5, 0], [5, 1], [5, 2], [10, 200]].map(([major, minor]) => ({
+    allow: true,
+    type: 'c' as const,
+    major,
+    minor,
+    access: 'rwm',
+  })),
+  { allow: true, type: 'c', major: 136, access: 'rwm' },
+];
+
 /** The command Docker would run: entrypoint + cmd, with --entrypoint and arguments overriding. */
 export function containerArgs(config: ContainerConfig, image: ImageRuntimeConfig): string[] {
   const entrypoint =
@@ -77,7 +96,7 @@ export function containerEnv(config: ContainerConfig, image: ImageRuntimeConfig,
 }
 
 function ociResources(resources: Resources): LinuxResources {
-  const out: LinuxResources = {};
+  const out: LinuxResources = { devices: DEFAULT_DEVICE_RULES };
   if (resources.memory !== undefined) {
     // Docker: with a memory limit and no swap setting, the container may swap as much again.
     out.memory = { limit: resources.memory, swap: resources.memorySwap ?? resources.memory * 2 };
@@ -122,7 +141,11 @@ export function buildSpec(input: SpecInput): Spec {
     source: join(input.bundleDir, file),
     options: ['rbind', 'rprivate'],
   }));
-  const mounts = [...DEFAULT_MOUNTS, ...etcFiles].filter((m) => !taken.has(m.destination)).concat(userMounts);
+  // One depth order for all: a default under a user mount (/dev/pts under a user /dev) follows it.
+  const mounts = [...DEFAULT_MOUNTS, ...etcFiles]
+    .filter((m) => !taken.has(m.destination))
+    .concat(userMounts)
+    .sort((a, b) => depth(a.destination) - depth(b.destination));
 
   const namespaces: LinuxNamespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
   if (config.network !== 'host') namespaces.push({ type: 'network' });

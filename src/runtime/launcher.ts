@@ -99,7 +99,13 @@ export function launch(options: LaunchOptions): Promise<LaunchResult> {
           if (record) steps.push({ record, errno: numbers[1]!, micros: numbers[2]! });
         } else if (kind === 'pid') {
           pid = numbers[0];
-          options.onPid?.(pid!, shim.pid!);
+          try {
+            options.onPid?.(pid!, shim.pid!);
+          } catch (err) {
+            // Unrecorded, the container must not run: its shim dies and takes it along.
+            shim.kill('SIGKILL');
+            reject(err);
+          }
         } else if (kind === 'started') {
           started = true;
           if (detach) {

@@ -52,6 +52,8 @@ export interface LinuxResources {
     mems?: string;
   };
   pids?: { limit: number };
+  /** Device cgroup rules, applied in order (the spec's LinuxDeviceCgroup). */
+  devices?: { allow: boolean; type?: 'a' | 'c' | 'b'; major?: number; minor?: number; access?: string }[];
 }
 
 export interface Linux {

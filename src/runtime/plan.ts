@@ -85,21 +85,25 @@ export function buildPlan(input: PlanInput): PlanRecord[] {
   add('rootfs', [rootfs], 'open the root filesystem');
 
   for (const mount of spec.mounts) addMount(add, mount, input);
-  for (const [path, major, minor] of DEFAULT_DEVICES) {
+  // Over a /dev bound from the host, nodes would be made in the host's directory: runc skips them.
+  const devIsBind = spec.mounts.some((m) => posix.normalize(m.destination) === '/dev' && m.type === 'bind');
+  for (const [path, major, minor] of devIsBind ? [] : DEFAULT_DEVICES) {
     add('mknod', [path, 'c', major, minor, '666', 0, 0], `create ${path}`);
   }
   for (const device of spec.linux.devices ?? []) {
     const mode = ((device.fileMode ?? 0o666) & 0o7777).toString(8);
     add('mknod', [device.path, device.type, device.major ?? 0, device.minor ?? 0, mode, device.uid ?? 0, device.gid ?? 0], `create ${device.path}`);
   }
-  for (const [target, link] of DEV_SYMLINKS) add('symlink', [target, link], `link ${link} to ${target}`);
+  for (const [target, link] of devIsBind ? [] : DEV_SYMLINKS) add('symlink', [target, link], `link ${link} to ${target}`);
 
   add('pivot-root', [], 'pivot_root into the root filesystem');
   for (const path of spec.linux.maskedPaths ?? []) add('mask', [path], `mask ${path}`);
   for (const path of spec.linux.readonlyPaths ?? []) add('readonly', [path], `make ${path} read-only`);
+  // Docker creates a missing working directory even in a read-only root: before the remount.
+  add('mkdirs', [spec.process.cwd, '755'], `create the working directory ${spec.process.cwd}`);
   if (spec.root.readonly) add('remount', ['/', MS.RDONLY], 'make the root filesystem read-only');
 
-  addProcessSteps(add, spec.process, true);
+  addProcessSteps(add, spec.process);
   return plan;
 }
 
@@ -109,10 +113,9 @@ type Add = (op: string, args: readonly Field[], describe: string) => void;
  * The steps that turn the child into the container's process: terminal or session, working
  * directory, limits, credentials, environment, exec. Shared by a container's init and `exec`.
  */
-function addProcessSteps(add: Add, proc: Process, init: boolean): void {
+function addProcessSteps(add: Add, proc: Process, init = true): void {
   if (proc.terminal) add('console', [init ? 1 : 0], 'set up the terminal');
   else add('setsid', [], 'start a session');
-  if (init) add('mkdirs', [proc.cwd, '755'], `create the working directory ${proc.cwd}`);
   add('chdir', [proc.cwd], `change to the working directory ${proc.cwd}`);
   for (const limit of proc.rlimits ?? []) {
     add('rlimit', [rlimitNumber(limit.type), limit.soft, limit.hard], `set ${limit.type}`);

@@ -6,12 +6,12 @@ import { MIGRATIONS } from './schema.js';
 export type Db = Database.Database;
 
 /**
- * Opens (creating and migrating as needed) the state database. WAL lets concurrent CLI calls
+ * Opens (creating, unless told not to, and migrating as needed) the state database. WAL lets concurrent CLI calls
  * read while one writes; busy_timeout makes writers queue instead of failing.
  */
-export function openDatabase(file: string): Db {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const db = new Database(file, { timeout: 10_000, nativeBinding: nativeBindingPath() });
+export function openDatabase(file: string, create = true): Db {
+  if (create) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const db = new Database(file, { timeout: 10_000, nativeBinding: nativeBindingPath(), fileMustExist: !create });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');

@@ -33,6 +33,8 @@ export interface Cgroup {
   oomKilled(): boolean;
   /** The processes in it (empty when it is gone). */
   pids(): number[];
+  /** Its resource usage now (`docker stats`); counters the host does not provide read as 0. */
+  stats(): CgroupStats;
   /** Freezes every process; resolves once the kernel reports the cgroup frozen. */
   freeze(): Promise<void>;
   thaw(): Promise<void>;
@@ -46,6 +48,24 @@ export interface Cgroup {
    * kills nothing (kill first). Retries EBUSY for about a second, then throws WhaleboxError.
    */
   remove(): Promise<void>;
+}
+
+/** Resource usage of a cgroup, with the numbers `docker stats` shows. */
+export interface CgroupStats {
+  /** CPU time its processes used, in nanoseconds. */
+  readonly cpuNanos: number;
+  /**
+   * Memory in use, as Docker counts it: the charge minus the inactive file cache, which the
+   * kernel reclaims first (v1 usage_in_bytes − total_inactive_file, v2 memory.current − inactive_file).
+   */
+  readonly memoryUsage: number;
+  /** The memory limit in bytes; undefined when unlimited. */
+  readonly memoryLimit: number | undefined;
+  /** Tasks in it (pids.current). */
+  readonly pids: number;
+  /** Bytes read from and written to block devices. */
+  readonly blockRead: number;
+  readonly blockWrite: number;
 }
 
 /** A filesystem the container sees under /sys/fs/cgroup, mounted in this order. */

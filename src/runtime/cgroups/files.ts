@@ -78,6 +78,22 @@ export function readOptional(path: string): string | undefined {
   }
 }
 
+/** The number in a one-value file such as pids.current; 0 when the file is missing (no such controller). */
+export function counter(text: string | undefined): number {
+  const value = Number(text ?? 0);
+  return Number.isFinite(value) ? value : 0;
+}
+
+/**
+ * Memory in use as Docker counts it: the charge minus the inactive file cache (the memory.stat
+ * key `inactiveKey`), which the kernel reclaims first. The charge alone when the cache looks
+ * larger, as the two counters are not read at the same instant.
+ */
+export function usageWithoutCache(usage: number, memoryStat: string | undefined, inactiveKey: string): number {
+  const inactive = keyedValue(memoryStat, inactiveKey);
+  return inactive !== undefined && inactive < usage ? usage - inactive : usage;
+}
+
 /** mkdir; true when it created the directory, false when it was there already. */
 export function makeDir(dir: string): boolean {
   try {

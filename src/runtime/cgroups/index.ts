@@ -1,5 +1,5 @@
 export { DEFAULT_PARENT, detectCgroupDriver } from './cgroup.js';
-export type { Cgroup, CgroupDriver, CgroupFsMount, DriverOptions } from './cgroup.js';
+export type { Cgroup, CgroupDriver, CgroupStats, CgroupFsMount, DriverOptions } from './cgroup.js';
 export { controllerOf, cpusToQuota, limitWrites, sharesToWeight } from './limits.js';
 export type { CgroupResources, CgroupWrite, DeviceCgroupRule } from './limits.js';
 export { CgroupV1Driver, parseCgroupMounts } from './v1.js';

@@ -25,7 +25,7 @@ export interface DeviceCgroupRule {
   access?: string;
 }
 
-export type CgroupResources = LinuxResources & { devices?: DeviceCgroupRule[] };
+export type CgroupResources = LinuxResources;
 
 export const DEFAULT_CPU_PERIOD = 100_000;
 /** The kernel refuses a CFS quota below 1 ms (EINVAL). */

@@ -6,10 +6,11 @@
 import { rmdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { errnoCode, WhaleboxError } from '../../util/errors.js';
-import type { Cgroup, CgroupDriver, CgroupFsMount, DriverOptions } from './cgroup.js';
+import type { Cgroup, CgroupDriver, CgroupFsMount, CgroupStats, DriverOptions } from './cgroup.js';
 import {
   checkName,
   checkParent,
+  counter,
   DEFAULT_PARENT,
   keyedValue,
   killUntilEmpty,
@@ -20,6 +21,7 @@ import {
   removeIfEmpty,
   sleep,
   treePids,
+  usageWithoutCache,
   writeCgroupFile,
   writeRaw,
 } from './files.js';
@@ -77,6 +79,24 @@ export function selectHierarchies(all: readonly CgroupHierarchy[], mountRoot: st
 }
 
 const CPUSET_FILES = ['cpuset.cpus', 'cpuset.mems'];
+
+/**
+ * memory.limit_in_bytes of an unlimited v1 cgroup is PAGE_COUNTER_MAX pages in bytes
+ * (9223372036854771712 with 4 KiB pages, other values with larger pages): anything this big.
+ */
+const V1_UNLIMITED = 2 ** 62;
+
+/** Read and Write bytes summed over the devices of a blkio.throttle.io_service_bytes(_recursive) text. */
+function blkioBytes(text: string | undefined): { blockRead: number; blockWrite: number } {
+  let blockRead = 0;
+  let blockWrite = 0;
+  for (const line of (text ?? '').split('\n')) {
+    const [, op, value] = line.split(' ');
+    if (op === 'Read') blockRead += Number(value);
+    if (op === 'Write') blockWrite += Number(value);
+  }
+  return { blockRead, blockWrite };
+}
 
 export class CgroupV1Driver implements CgroupDriver {
   readonly version = 1 as const;
@@ -236,6 +256,21 @@ export class CgroupV1 implements Cgroup {
 
   pids(): number[] {
     return [...new Set(this.dirs.flatMap(treePids))].sort((a, b) => a - b);
+  }
+
+  stats(): CgroupStats {
+    const read = (controller: string, file: string): string | undefined => {
+      const dir = this.dirOf(controller);
+      return dir === undefined ? undefined : readOptional(join(dir, file));
+    };
+    const limit = Number(read('memory', 'memory.limit_in_bytes') ?? V1_UNLIMITED);
+    return {
+      cpuNanos: counter(read('cpuacct', 'cpuacct.usage')),
+      memoryUsage: usageWithoutCache(counter(read('memory', 'memory.usage_in_bytes')), read('memory', 'memory.stat'), 'total_inactive_file'),
+      memoryLimit: limit >= V1_UNLIMITED ? undefined : limit,
+      pids: counter(read('pids', 'pids.current')),
+      ...blkioBytes(read('blkio', 'blkio.throttle.io_service_bytes_recursive')),
+    };
   }
 
   freeze(): Promise<void> {

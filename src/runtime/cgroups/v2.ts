@@ -2,10 +2,11 @@
 import { rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoCode, WhaleboxError } from '../../util/errors.js';
-import type { Cgroup, CgroupDriver, CgroupFsMount, DriverOptions } from './cgroup.js';
+import type { Cgroup, CgroupDriver, CgroupFsMount, CgroupStats, DriverOptions } from './cgroup.js';
 import {
   checkName,
   checkParent,
+  counter,
   DEFAULT_PARENT,
   keyedValue,
   killUntilEmpty,
@@ -18,6 +19,7 @@ import {
   removeIfEmpty,
   sleep,
   treePids,
+  usageWithoutCache,
   writeCgroupFile,
   writeRaw,
 } from './files.js';
@@ -119,6 +121,18 @@ function enableControllers(dir: string, required: ReadonlySet<string>): void {
   }
 }
 
+/** rbytes and wbytes summed over the devices of an io.stat text (`8:0 rbytes=N wbytes=N rios=N …`). */
+function ioStatBytes(text: string | undefined): { blockRead: number; blockWrite: number } {
+  let blockRead = 0;
+  let blockWrite = 0;
+  for (const field of (text ?? '').split(/\s+/)) {
+    const [key, value] = field.split('=');
+    if (key === 'rbytes') blockRead += Number(value);
+    if (key === 'wbytes') blockWrite += Number(value);
+  }
+  return { blockRead, blockWrite };
+}
+
 /** Writes cgroup.freeze and waits until cgroup.events reports the state (5 s at most). */
 export async function setFrozenV2(dir: string, frozen: boolean): Promise<void> {
   const want = frozen ? 1 : 0;
@@ -168,6 +182,18 @@ export class CgroupV2 implements Cgroup {
 
   pids(): number[] {
     return [...new Set(treePids(this.dir))].sort((a, b) => a - b);
+  }
+
+  stats(): CgroupStats {
+    const read = (file: string): string | undefined => readOptional(join(this.dir, file));
+    const max = read('memory.max');
+    return {
+      cpuNanos: (keyedValue(read('cpu.stat'), 'usage_usec') ?? 0) * 1000,
+      memoryUsage: usageWithoutCache(counter(read('memory.current')), read('memory.stat'), 'inactive_file'),
+      memoryLimit: max === undefined || max === 'max' ? undefined : Number(max),
+      pids: counter(read('pids.current')),
+      ...ioStatBytes(read('io.stat')),
+    };
   }
 
   freeze(): Promise<void> {
