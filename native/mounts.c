@@ -141,6 +141,26 @@ int root_remount(int root, const char *path, unsigned long flags)
 	return mount_fd(NULL, fd, NULL, MS_REMOUNT | MS_BIND | flags, NULL);
 }
 
+/* A bind's own flags (ro, nosuid, nodev, noexec) cannot be given to mount(2) with MS_BIND.
+ * mount_setattr(2) adds them without clearing what the source had (a nosuid source stays
+ * nosuid), and with MS_REC to every submount too: `-v /sys/fs/cgroup:/cg:ro` is read-only
+ * all the way down, not only at its top. */
+static int bind_attrs(int root, const char *target, unsigned long flags)
+{
+	struct mount_attr attr = {
+		.attr_set = (flags & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) | (flags & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
+			    (flags & MS_NODEV ? MOUNT_ATTR_NODEV : 0) | (flags & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0),
+	};
+	/* A fresh lookup: an fd taken before the mount names what lies beneath it. */
+	int fd = root_open(root, target, O_PATH);
+	if (fd < 0)
+		return errno;
+	unsigned int at = AT_EMPTY_PATH | (flags & MS_REC ? AT_RECURSIVE : 0);
+	int err = mount_setattr(fd, "", at, &attr, sizeof attr) < 0 ? errno : 0;
+	close(fd);
+	return err;
+}
+
 int root_mount(int root, const char *src, const char *target, const char *fstype,
 	       unsigned long flags, const char *data, enum create create)
 {
@@ -150,7 +170,7 @@ int root_mount(int root, const char *src, const char *target, const char *fstype
 	if ((err = mount_fd(src, fd, fstype, flags, data)))
 		return err;
 	if ((flags & MS_BIND) && (flags & BIND_REMOUNT_FLAGS))
-		return root_remount(root, target, flags & BIND_REMOUNT_FLAGS);
+		return bind_attrs(root, target, flags);
 	return 0;
 }
 

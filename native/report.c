@@ -23,7 +23,7 @@ void rec_start(struct rec *r, const char *name)
 void rec_str(struct rec *r, const char *s)
 {
 	size_t n = strlen(s);
-	if (n > sizeof r->buf - r->len - 4)
+	if (r->len + 4 + n > sizeof r->buf)
 		return; /* cannot happen with our names and numbers; never overflow */
 	put32(r->buf + r->len, (uint32_t)n);
 	memcpy(r->buf + r->len + 4, s, n);

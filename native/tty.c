@@ -34,17 +34,28 @@ int tty_console(int root, const struct winsize *ws, bool bind, int *master)
 	return 0;
 }
 
+/* The caller's terminal: stdin, or stdout/stderr when stdin is not one (`run -t` without -i
+ * gets /dev/null as stdin but still a terminal of the caller's size). */
+static int size_of_caller(struct winsize *ws)
+{
+	for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++)
+		if (ioctl(fd, TIOCGWINSZ, ws) == 0)
+			return 0;
+	return -1;
+}
+
 void tty_size(struct winsize *ws)
 {
-	if (ioctl(STDIN_FILENO, TIOCGWINSZ, ws) < 0)
+	if (size_of_caller(ws) < 0)
 		*ws = (struct winsize){ 0 };
 }
 
 static struct termios saved;
+static int raw_fd = -1;
 
 static void restore(void)
 {
-	tcsetattr(STDIN_FILENO, TCSADRAIN, &saved); /* at exit: nothing left to do if it fails */
+	tcsetattr(raw_fd, TCSADRAIN, &saved); /* at exit: nothing left to do if it fails */
 }
 
 int relay_start(struct relay *r, int master)
@@ -57,15 +68,20 @@ int relay_start(struct relay *r, int master)
 		r->in_eof = true; /* output goes to the log; fd 0 is nothing of the container's */
 		return 0;
 	}
-	if (!isatty(STDIN_FILENO))
+	/* The caller's terminal goes raw, the container's pty does the line discipline; it may be
+	 * only on stdout (`run -t` without -i), where raw mode still stops a second \n -> \r\n. */
+	for (int fd = STDIN_FILENO; fd <= STDERR_FILENO && raw_fd < 0; fd++)
+		if (isatty(fd))
+			raw_fd = fd;
+	if (raw_fd < 0)
 		return 0;
-	if (tcgetattr(STDIN_FILENO, &saved) < 0)
+	if (tcgetattr(raw_fd, &saved) < 0)
 		return errno;
 	if (atexit(restore))
 		return ENOMEM;
 	struct termios t = saved;
 	cfmakeraw(&t);
-	return tcsetattr(STDIN_FILENO, TCSADRAIN, &t) < 0 ? errno : 0;
+	return tcsetattr(raw_fd, TCSADRAIN, &t) < 0 ? errno : 0;
 }
 
 void relay_events(const struct relay *r, struct pollfd p[2])
@@ -133,6 +149,6 @@ void relay_winch(const struct relay *r)
 {
 	struct winsize ws;
 	/* Best effort: a size that cannot be read or set leaves the old one. */
-	if (r->master >= 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+	if (r->master >= 0 && size_of_caller(&ws) == 0)
 		ioctl(r->master, TIOCSWINSZ, &ws);
 }

@@ -166,9 +166,25 @@ describe('filesystem', () => {
     }
   });
 
+  test(':ro holds for mounts below the bound directory too, and keeps the source flags', () => {
+    const host = mkdtempSync(join(tmpdir(), 'whalebox-vol-'));
+    const sub = join(host, 'sub');
+    spawnSync('mkdir', [sub]);
+    assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'nosuid', 'whalebox-test', sub]).status, 0);
+    try {
+      const r = run('-v', `${host}:/d:ro`, 'busybox', 'sh', '-c', 'touch /d/sub/f 2>&1; grep " /d/sub " /proc/mounts');
+      assert.match(r.stdout, /Read-only file system/);
+      assert.match(r.stdout, /\/d\/sub tmpfs ro,nosuid/);
+    } finally {
+      spawnSync('umount', [sub]);
+      rmSync(host, { recursive: true, force: true });
+    }
+  });
+
   test('--read-only refuses writes outside volumes and tmpfs', () => {
     const host = mkdtempSync(join(tmpdir(), 'whalebox-vol-'));
     try {
+      assert.equal(run('--read-only', '-w', '/made/for/me', 'busybox', 'pwd').stdout, '/made/for/me\n', 'the working directory is made first');
       const r = run('--read-only', '--tmpfs', '/scratch', '-v', `${host}:/data`, 'busybox', 'sh', '-c',
         'touch /x 2>&1; echo a > /scratch/a && echo b > /data/b && cat /scratch/a /data/b');
       assert.equal(r.status, 0, r.stderr);

@@ -31,3 +31,9 @@ test('-ti works too, and Ctrl-C reaches the container', () => {
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /after=130/);
 });
+
+test("-t without -i still gets the caller's window size", () => {
+  const r = inPty(33, 99, '', ['run', '-t', '--rm', 'busybox', 'stty', 'size']);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^33 99\r\n/);
+});
