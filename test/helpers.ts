@@ -1,4 +1,6 @@
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -34,9 +36,13 @@ export class Store {
   /** A store with busybox:latest imported. */
   static withBusybox(): Store {
     const store = new Store();
-    const imported = store.wb(['import', busyboxTar(), 'busybox:latest']);
-    if (imported.status !== 0) throw new Error(`import failed: ${imported.stderr}`);
+    store.importBusybox();
     return store;
+  }
+
+  importBusybox(): void {
+    const imported = this.wb(['import', busyboxTar(), 'busybox:latest']);
+    if (imported.status !== 0) throw new Error(`import failed: ${imported.stderr}`);
   }
 
   args(args: string[]): string[] {
@@ -114,4 +120,25 @@ export function mountsUnder(dir: string): string[] {
     .split('\n')
     .map((line) => line.split(' ')[4] ?? '')
     .filter((point) => point.startsWith(dir));
+}
+
+/**
+ * A busybox store for one test file: made before its tests; after them every container is
+ * force-removed, the host is checked for what they might have left (mounts, cgroups), and the
+ * store is deleted whatever the checks found.
+ */
+export function storeForFile(): Store {
+  const store = new Store();
+  before(() => store.importBusybox());
+  after(() => {
+    try {
+      const ids = store.wb(['ps', '-aq', '--no-trunc']).stdout.trim().split('\n').filter(Boolean);
+      if (ids.length) store.wb(['rm', '-f', ...ids]);
+      assert.deepEqual(mountsUnder(store.dir), [], 'no mount is left under the store');
+      assert.deepEqual(store.cgroups(), [], 'no container cgroup is left');
+    } finally {
+      store.remove();
+    }
+  });
+  return store;
 }

@@ -1,24 +1,13 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mountsUnder, Store } from './helpers.js';
+import { storeForFile } from './helpers.js';
 
-let store: Store;
-before(() => {
-  store = Store.withBusybox();
-});
-after(() => {
-  try {
-    assert.deepEqual(mountsUnder(store.dir), [], 'no mount is left under the store');
-    assert.deepEqual(store.cgroups(), [], 'no container cgroup is left');
-  } finally {
-    store.remove();
-  }
-});
+const store = storeForFile();
 
 const run = (...args: string[]) => store.wb(['run', '--rm', ...args]);
 
@@ -127,10 +116,11 @@ describe('filesystem', () => {
       const walk = (dir: string): void => {
         for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
           const path = join(dir, entry.name);
-          const st = statSync(path, { throwIfNoEntry: false });
-          hash.update(`${path} ${entry.isSymbolicLink() ? 'l' : st?.mode} ${st?.mtimeMs}\n`);
-          if (entry.isDirectory()) walk(path);
-          else if (entry.isFile()) hash.update(readFileSync(path));
+          const st = lstatSync(path);
+          hash.update(`${path} ${st.mode} ${st.uid}:${st.gid} ${st.mtimeMs} ${st.size}\n`);
+          if (st.isSymbolicLink()) hash.update(readlinkSync(path));
+          else if (st.isDirectory()) walk(path);
+          else if (st.isFile()) hash.update(readFileSync(path));
         }
       };
       walk(layersDir);

@@ -1,22 +1,8 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mountsUnder, Store } from './helpers.js';
+import { storeForFile } from './helpers.js';
 
-let store: Store;
-before(() => {
-  store = Store.withBusybox();
-});
-after(() => {
-  try {
-    // Force-remove whatever a failed test left running.
-    const ids = store.wb(['ps', '-aq', '--no-trunc']).stdout.trim().split('\n').filter(Boolean);
-    if (ids.length) store.wb(['rm', '-f', ...ids]);
-    assert.deepEqual(mountsUnder(store.dir), []);
-    assert.deepEqual(store.cgroups(), []);
-  } finally {
-    store.remove();
-  }
-});
+const store = storeForFile();
 
 const HEADER = /^CONTAINER ID +NAME +CPU % +MEM USAGE \/ LIMIT +MEM % +NET I\/O +BLOCK I\/O +PIDS\n/;
 

@@ -1,14 +1,10 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Store } from './helpers.js';
+import { storeForFile } from './helpers.js';
 
-let store: Store;
-before(() => {
-  store = Store.withBusybox();
-});
-after(() => store.remove());
+const store = storeForFile();
 
 function inPty(rows: number, cols: number, typed: string, args: string[]) {
   return spawnSync('python3', [join(import.meta.dirname, 'pty-run.py'), String(rows), String(cols), typed, process.execPath, ...store.args(args)], {

@@ -16,6 +16,7 @@ test('cpus must be positive and within the host', () => {
   assert.throws(() => parseCpus('-1', 2), /must be a positive number/);
   assert.throws(() => parseCpus('0', 2), /must be a positive number/);
   assert.throws(() => parseCpus('3', 2), /range of CPUs is from 0.01 to 2.00/);
+  assert.throws(() => parseCpus('0.001', 2), /range of CPUs is from 0.01 to 2.00/);
 });
 
 test('cpu lists and integers', () => {

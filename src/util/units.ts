@@ -25,7 +25,7 @@ export function parseCpus(value: string, hostCpus: number): number {
   if (!(cpus > 0)) {
     throw new WhaleboxError(`invalid argument "${value}" for "--cpus" flag: must be a positive number such as 0.5 or 2`);
   }
-  if (cpus > hostCpus) {
+  if (cpus < 0.01 || cpus > hostCpus) {
     throw new WhaleboxError(`range of CPUs is from 0.01 to ${hostCpus}.00, as there are only ${hostCpus} CPUs available`);
   }
   return cpus;

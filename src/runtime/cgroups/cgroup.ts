@@ -17,10 +17,7 @@ export interface Cgroup {
   readonly path: string;
   /** Its directories (absolute), one per hierarchy. */
   readonly dirs: readonly string[];
-  /**
-   * The cgroup.procs files (absolute) the container's init writes "0" into before it
-   * unshares its cgroup namespace.
-   */
+  /** Its cgroup.procs files (absolute), one per hierarchy: who is in it. */
   readonly procsFiles: readonly string[];
   /**
    * How a new, single-threaded container init enters it cheaply: it writes "0" to each v1

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WhaleboxError } from '../../util/errors.js';
-import { type CgroupResources, cpusToQuota, limitWrites, sharesToWeight } from './limits.js';
+import { type CgroupResources, limitWrites, sharesToWeight } from './limits.js';
 
 const MiB = 1024 * 1024;
 
@@ -151,21 +151,3 @@ describe('limitWrites rejects what the kernel would', () => {
   }
 });
 
-describe('cpusToQuota (docker --cpus)', () => {
-  it('converts to a quota per 100 ms period', () => {
-    assert.deepEqual(cpusToQuota('0.5'), { quota: 50_000, period: 100_000 });
-    assert.deepEqual(cpusToQuota(0.5), { quota: 50_000, period: 100_000 });
-    assert.deepEqual(cpusToQuota('1.5', 2), { quota: 150_000, period: 100_000 });
-    assert.deepEqual(cpusToQuota('.01'), { quota: 1000, period: 100_000 });
-    assert.deepEqual(cpusToQuota('2', 2), { quota: 200_000, period: 100_000 });
-  });
-
-  it('rejects what Docker rejects', () => {
-    assert.throws(() => cpusToQuota('0.001'), /out of range \(from 0\.01\)/);
-    assert.throws(() => cpusToQuota('0'), /out of range/);
-    assert.throws(() => cpusToQuota('3', 2), /from 0\.01 to 2\.00, as there are only 2 CPUs available/);
-    assert.throws(() => cpusToQuota('abc'), /invalid --cpus value "abc"/);
-    assert.throws(() => cpusToQuota('-1'), /invalid --cpus value/);
-    assert.throws(() => cpusToQuota('0.0000000001'), /too precise/);
-  });
-});

@@ -185,24 +185,6 @@ export function controllerOf(version: 1 | 2, file: string): string {
   return version === 1 ? file.slice(0, file.indexOf('/')) : file.slice(0, file.indexOf('.'));
 }
 
-/**
- * Docker's `--cpus` (a decimal number of CPUs) as a CFS quota and period: 0.5 → 50000 / 100000.
- * Accepts 0.01 up to `hostCpus` (when given), with at most 9 decimals, as Docker does.
- */
-export function cpusToQuota(cpus: string | number, hostCpus?: number): { quota: number; period: number } {
-  const text = String(cpus).trim();
-  const accepted = 'a decimal number of CPUs such as 0.5 or 2';
-  const m = /^(\d*)(?:\.(\d*))?$/.exec(text);
-  if (!m || text === '' || text === '.') fail(`invalid --cpus value ${JSON.stringify(text)} (${accepted})`);
-  const frac = m[2] ?? '';
-  if (frac.length > 9) fail(`--cpus value ${text} is too precise (at most 9 decimals)`);
-  const nano = Number(m[1] || '0') * 1e9 + Number(frac.padEnd(9, '0') || '0');
-  const quota = Math.floor((nano * DEFAULT_CPU_PERIOD) / 1e9);
-  const range = hostCpus === undefined ? 'from 0.01' : `from 0.01 to ${hostCpus.toFixed(2)}, as there are only ${hostCpus} CPUs available`;
-  if (quota < MIN_CPU_QUOTA || (hostCpus !== undefined && nano > hostCpus * 1e9)) fail(`--cpus ${text} is out of range (${range})`);
-  return { quota, period: DEFAULT_CPU_PERIOD };
-}
-
 /** What a controller is needed for, in words, for error messages. */
 export function controllerPurpose(controller: string): string {
   const purposes: Record<string, string> = {
