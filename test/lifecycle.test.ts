@@ -1,9 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { storeForFile } from './helpers.js';
+import { Store, storeForFile } from './helpers.js';
 
 const store = storeForFile();
 
@@ -215,6 +215,25 @@ describe('crash safety of run', () => {
     await until('the cgroups to go', () => store.cgroups().length === 0 || undefined);
     // Exit commands of the killed containers may still be finishing.
     await until('no process of this store', () => spawnSync('pgrep', ['-f', store.root]).status === 1 || undefined);
+  });
+});
+
+describe('system reset', () => {
+  test('--force kills every container and removes the store; without it, nothing happens', async () => {
+    const own = Store.withBusybox();
+    try {
+      own.wb(['run', '-d', 'busybox', 'sleep', '60']);
+      own.wb(['run', '-d', '--restart', 'always', 'busybox', 'sleep', '60']);
+      assert.equal(own.wb(['system', 'reset']).status, 1, 'no answer means no');
+      assert.equal(own.wb(['ps', '-q']).stdout.trim().split('\n').length, 2);
+      assert.equal(own.wb(['system', 'reset', '--force']).status, 0);
+      assert.equal(existsSync(own.root), false);
+      await until('the cgroups to go', () => own.cgroups().length === 0 || undefined);
+      await until('no process of the store', () => spawnSync('pgrep', ['-f', own.root]).status === 1 || undefined);
+      assert.equal(existsSync(own.root), false, 'no exit command recreated the store');
+    } finally {
+      own.remove();
+    }
   });
 });
 
