@@ -4,6 +4,7 @@ import { register as registerRun } from './run.js';
 import { register as registerImages } from './images.js';
 import { register as registerImport } from './import.js';
 import { define as defineCleanup } from './cleanup.js';
+import { define as defineCp } from './cp.js';
 import { define as defineExec } from './exec.js';
 import { define as defineInspect } from './inspect.js';
 import { define as defineKill } from './kill.js';
@@ -39,6 +40,7 @@ const CONTAINER_COMMANDS: [name: string, define: Define, groupName?: string, ali
   ['rename', defineRename],
   ['stats', defineStats],
   ['top', defineTop],
+  ['cp', defineCp],
 ];
 
 /** Each command module adds itself to the program; the order here is the order in --help. */
