@@ -1,3 +1,4 @@
+import { ownsProcess } from '../runtime/processes.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import {
@@ -694,15 +695,6 @@ interface ContainerFiles {
   /** Bind mounts: where they are in the container, and whether read-only. */
   readonly binds: ReadonlyArray<{ readonly path: string; readonly readonly: boolean }>;
   readonly readonlyRootfs: boolean;
-}
-
-/** Whether PID is still this container's init (PIDs are reused; cgroup membership is not). */
-function ownsProcess(id: string, pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${id}`);
-  } catch {
-    return false;
-  }
 }
 
 /** The mount points of PID's mount namespace, as paths under its root (mountinfo field 5). */

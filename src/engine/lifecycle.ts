@@ -1,11 +1,12 @@
 import { constants } from 'node:os';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { WhaleboxError } from '../util/errors.js';
 import { exitFilePath, openBundleCgroup, readBundle, readExitFile, runBundle, type Bundle } from '../runtime/runtime.js';
 import type { ContainerRow } from '../store/containers.js';
 import type { Context } from './context.js';
 import { bundleDir, cleanupContainer, containerTable, markRunning, parseConfig, refreshContainer, removeContainer } from './containers.js';
 import { VALID_NAME } from './names.js';
+import { ownsProcess } from '../runtime/processes.js';
 import { startFailure } from './start-failure.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -55,15 +56,6 @@ export async function restartContainer(context: Context, id: string): Promise<vo
   await sleep(Math.min(100 * 2 ** row.restartCount, 10_000));
   table.update(id, { restartCount: row.restartCount + 1 });
   await startDetached(context, id);
-}
-
-/** Whether PID belongs to this container (PIDs are reused; cgroup membership is not). */
-function ownsProcess(id: string, pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${id}`);
-  } catch {
-    return false;
-  }
 }
 
 /** Sends a signal to the container's PID 1. A stopped container is Docker's error. */

@@ -24,3 +24,12 @@ function readStat(pid: number): { state: string; startTime: number } | undefined
     return undefined;
   }
 }
+
+/** Whether PID belongs to container `id` (PIDs are reused; cgroup membership is not). */
+export function ownsProcess(id: string, pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${id}`);
+  } catch {
+    return false;
+  }
+}
