@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Context } from '../engine/context.js';
-import { copyFromContainer, copyToContainer } from '../engine/copy.js';
 import { WhaleboxError } from '../util/errors.js';
 import { humanSize } from './format.js';
 
@@ -39,9 +38,12 @@ export function define(command: Command, context: () => Context): void {
         throw new WhaleboxError('copying between containers is not supported', 1);
       } else if (from.container !== undefined) {
         const target = to.path === '-' ? process.stdout : to.path;
+        // Loaded on use: tar and stream code would cost every other command its start-up time.
+        const { copyFromContainer } = await import('../engine/copy.js');
         copied = { bytes: await copyFromContainer(context(), from.container, from.path, target, options), to: to.path === '-' ? '-' : resolve(to.path) };
       } else if (to.container !== undefined) {
         const input = from.path === '-' ? process.stdin : from.path;
+        const { copyToContainer } = await import('../engine/copy.js');
         copied = { bytes: await copyToContainer(context(), input, to.container, to.path, options), to: `${to.container}:${to.path}` };
       } else {
         throw new WhaleboxError('must specify at least one container source', 1);
