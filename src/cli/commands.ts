@@ -43,17 +43,37 @@ const CONTAINER_COMMANDS: [name: string, define: Define, groupName?: string, ali
   ['cp', defineCp],
 ];
 
-/** Each command module adds itself to the program; the order here is the order in --help. */
-export function registerCommands(program: Command, context: () => Context): void {
-  registerRun(program, context);
-  const group = program.command('container').description('Manage containers');
-  for (const [name, define, groupName, aliases] of CONTAINER_COMMANDS) {
-    define(program.command(name), context);
-    define(group.command(groupName ?? name).aliases(aliases ?? []), context);
+/** Global options that take a value: their value is not the command's name. */
+const GLOBAL_WITH_VALUE = new Set(['--root', '--run-root', '--cgroup-parent']);
+
+/** The command a command line names (the first word that is not a global option). */
+function commandName(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (GLOBAL_WITH_VALUE.has(arg)) i++;
+    else if (!arg.startsWith('-')) return arg;
   }
-  defineCleanup(group.command('cleanup'), context);
-  defineContainerPrune(group.command('prune'), context);
-  defineSystem(program.command('system'), context);
-  registerImages(program, context);
-  registerImport(program, context);
+  return undefined;
+}
+
+/**
+ * Each command module adds itself to the program; the order here is the order in --help.
+ * Only the command the arguments name is built (all of them for help or an unknown name):
+ * building every command costs each call a few milliseconds of start-up.
+ */
+export function registerCommands(program: Command, context: () => Context, args: readonly string[]): void {
+  const named = commandName(args);
+  const known = ['run', 'create', 'container', 'system', 'images', 'import', ...CONTAINER_COMMANDS.map(([name]) => name)];
+  const want = (...names: string[]): boolean => named === undefined || !known.includes(named) || names.includes(named);
+  if (want('run', 'create')) registerRun(program, context);
+  if (want('container')) {
+    const group = program.command('container').description('Manage containers');
+    for (const [name, define, groupName, aliases] of CONTAINER_COMMANDS) define(group.command(groupName ?? name).aliases(aliases ?? []), context);
+    defineCleanup(group.command('cleanup'), context);
+    defineContainerPrune(group.command('prune'), context);
+  }
+  for (const [name, define] of CONTAINER_COMMANDS) if (want(name)) define(program.command(name), context);
+  if (want('system')) defineSystem(program.command('system'), context);
+  if (want('images')) registerImages(program, context);
+  if (want('import')) registerImport(program, context);
 }

@@ -19,7 +19,7 @@ function buildProgram(): Command {
     .configureOutput({ writeErr: () => {} });
   let context: Context | undefined;
   const getContext = (): Context => (context ??= createContext(program.opts<GlobalOptions>()));
-  registerCommands(program, getContext);
+  registerCommands(program, getContext, process.argv.slice(2));
   const quiet = (command: Command): void => {
     for (const sub of command.commands) {
       sub.exitOverride().configureOutput({ writeErr: () => {} });
