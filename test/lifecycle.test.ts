@@ -112,6 +112,30 @@ describe('detached containers', () => {
   });
 });
 
+describe('more of ps, logs, start and exec', () => {
+  test('ps filters and formats; logs --since/--until; start -a; exec -d', async () => {
+    const id = store.wb(['create', '--name', 'fmt', '-l', 'tier=web', 'busybox', 'sh', '-c', 'echo first; sleep 1; echo second']).stdout.trim();
+    assert.equal(store.wb(['ps', '-a', '--filter', `id=${id.slice(0, 6)}`, '--format', '{{.Names}} {{.State}} {{.Labels}}']).stdout, 'fmt created tier=web\n');
+    assert.equal(store.wb(['ps', '-aq', '--filter', 'ancestor=busybox', '--filter', 'name=^fmt$', '--no-trunc']).stdout, `${id}\n`);
+    assert.deepEqual(Object.keys(JSON.parse(store.wb(['ps', '-a', '--format', 'json', '-f', 'name=fmt']).stdout)).slice(0, 3), ['ID', 'Image', 'Command']);
+    const table = store.wb(['ps', '-a', '-f', 'name=fmt', '--format', 'table {{.ID}}\t{{.Status}}']).stdout;
+    assert.match(table, /^CONTAINER ID +STATUS\n[0-9a-f]{12} +Created\n$/);
+
+    const started = store.wb(['start', '-a', 'fmt']);
+    assert.equal(started.status, 0, started.stderr);
+    assert.equal(started.stdout, 'first\nsecond\n');
+    const stamped = store.wb(['logs', '-t', 'fmt']).stdout.split('\n');
+    const secondAt = stamped[1]!.split(' ')[0]!;
+    assert.equal(store.wb(['logs', '--since', secondAt, 'fmt']).stdout, 'second\n');
+    assert.equal(store.wb(['logs', '--until', stamped[0]!.split(' ')[0]!, 'fmt']).stdout, 'first\n');
+
+    store.wb(['run', '-d', '--name', 'bg', 'busybox', 'sleep', '60']);
+    assert.equal(store.wb(['exec', '-d', 'bg', 'sh', '-c', 'echo done > /tmp/marker']).status, 0);
+    await until('the detached exec to finish', () => store.wb(['exec', 'bg', 'cat', '/tmp/marker']).stdout === 'done\n' || undefined);
+    store.wb(['rm', '-f', 'bg', 'fmt']);
+  });
+});
+
 describe('exec', () => {
   test('joins every namespace and the cgroup; status and errors pass through', () => {
     const id = store.wb(['run', '-d', '--name', 'host1', '-h', 'box1', 'busybox', 'sleep', '60']).stdout.trim();
@@ -138,9 +162,9 @@ describe('exec', () => {
 
   test('exec -it through a real terminal', () => {
     store.wb(['run', '-d', '--name', 'tty1', '-h', 'ttybox', 'busybox', 'sleep', '60']);
-    const r = spawnSync('python3', [join(import.meta.dirname, 'pty-run.py'), '30', '100', 'hostname; stty size; cat /proc/1/cmdline; echo; exit 3\r', process.execPath, ...store.args(['exec', '-it', 'tty1', 'sh'])], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync('python3', [join(import.meta.dirname, 'pty-run.py'), '30', '100', 'hostname; stty size; cat /proc/1/cmdline; echo; grep CapEff /proc/self/status; exit 3\r', process.execPath, ...store.args(['exec', '-it', 'tty1', 'sh'])], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(r.status, 3, r.stdout + r.stderr);
-    assert.match(r.stdout, /\r\nttybox\r\n30 100\r\nsleep\x0060\x00\r\n/);
+    assert.match(r.stdout, /\r\nttybox\r\n30 100\r\nsleep\x0060\x00\r\nCapEff:\t00000000a80425fb\r\n/);
     store.wb(['rm', '-f', 'tty1']);
   });
 });
