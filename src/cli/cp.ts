@@ -39,11 +39,11 @@ export function define(command: Command, context: () => Context): void {
       } else if (from.container !== undefined) {
         const target = to.path === '-' ? process.stdout : to.path;
         // Loaded on use: tar and stream code would cost every other command its start-up time.
-        const { copyFromContainer } = await import('../engine/copy.js');
+        const { copyFromContainer } = await import('../engine/copy/index.js');
         copied = { bytes: await copyFromContainer(context(), from.container, from.path, target, options), to: to.path === '-' ? '-' : resolve(to.path) };
       } else if (to.container !== undefined) {
         const input = from.path === '-' ? process.stdin : from.path;
-        const { copyToContainer } = await import('../engine/copy.js');
+        const { copyToContainer } = await import('../engine/copy/index.js');
         copied = { bytes: await copyToContainer(context(), input, to.container, to.path, options), to: `${to.container}:${to.path}` };
       } else {
         throw new WhaleboxError('must specify at least one container source', 1);
