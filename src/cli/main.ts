@@ -16,13 +16,13 @@ function buildProgram(): Command {
     .enablePositionalOptions()
     .showHelpAfterError(false)
     .exitOverride()
-    .configureOutput({ writeErr: () => {} });
+    .configureOutput({ outputError: () => {} });
   let context: Context | undefined;
   const getContext = (): Context => (context ??= createContext(program.opts<GlobalOptions>()));
   registerCommands(program, getContext, process.argv.slice(2));
   const quiet = (command: Command): void => {
     for (const sub of command.commands) {
-      sub.exitOverride().configureOutput({ writeErr: () => {} });
+      sub.exitOverride().configureOutput({ outputError: () => {} });
       quiet(sub);
     }
   };
