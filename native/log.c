@@ -114,12 +114,24 @@ static void read_pipe(struct log *l, struct log_stream *s)
 	ssize_t n = read(s->pipe, buf, sizeof buf);
 	if (n > 0) {
 		log_feed(l, s, buf, (size_t)n);
+		log_tee(l, s == &l->out ? STDOUT_FILENO : STDERR_FILENO, buf, (size_t)n);
 	} else if (n == 0 || errno != EINTR) {
 		/* EOF: every writer is gone. A read error cannot happen on a pipe; it would end the
 		 * stream the same way. */
 		log_flush(l, s);
 		close(s->pipe); /* a read end at EOF: nothing is lost if this fails */
 		s->pipe = -1;
+	}
+}
+
+void log_tee(struct log *l, int fd, const char *data, size_t n)
+{
+	for (size_t off = 0; l->tee && off < n;) {
+		ssize_t w = write(fd, data + off, n - off);
+		if (w >= 0)
+			off += (size_t)w;
+		else if (errno != EINTR)
+			l->tee = false;
 	}
 }
 

@@ -1,4 +1,5 @@
-/* Container output written to a CRI "k8s-file" log (option `log`), for detached containers:
+/* Container output written to a CRI "k8s-file" log (option `log`; with `tee`, also to the
+ * caller's stdout and stderr), for detached and, with `tee`, foreground containers:
  * one `<RFC 3339 UTC time> <stream> <F|P> <text>\n` line per line of output. */
 #ifndef LOG_H
 #define LOG_H
@@ -19,6 +20,7 @@ struct log_stream {
 struct log {
 	int fd;   /* the log file, -1 without `log` */
 	bool torn; /* the last line was written only in part */
+	bool tee;  /* option `tee`: the output also goes to the shim's own fd 1 and 2 */
 	struct log_stream out, err;
 };
 
@@ -39,6 +41,9 @@ void log_flush(struct log *l, struct log_stream *s);
 /* Fills the two pollfds of the pipes, and acts on their results. */
 void log_events(const struct log *l, struct pollfd p[2]);
 void log_io(struct log *l, const struct pollfd p[2]);
+/* Writes container output to the caller's FD (with `tee`). A caller that went away (EPIPE)
+ * only stops the copy: the container goes on and its log stays whole. */
+void log_tee(struct log *l, int fd, const char *data, size_t n);
 /* Whether a pipe has not reached EOF yet. */
 bool log_reading(const struct log *l);
 

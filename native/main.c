@@ -46,6 +46,8 @@ static int options(const struct plan *p, struct opts *o)
 			o->tty = true;
 		} else if (!strcmp(f[0], "detach") && n == 1) {
 			o->detach = true;
+		} else if (!strcmp(f[0], "tee") && n == 1) {
+			o->tee = true;
 		} else if (!strcmp(f[0], "log") && n == 2) {
 			o->log = f[1];
 		} else if (!strcmp(f[0], "setns") && n == 3 && ns_type(f[1])) {
@@ -66,7 +68,7 @@ static int options(const struct plan *p, struct opts *o)
 	}
 	/* Steps after exec could never run; a console without `tty` would have nobody to relay it;
 	 * after `setns` the exit command would run in the container's namespaces. */
-	if (!last || strcmp(last, "exec") || (console && !o->tty) || (o->setns && o->exit_cmd))
+	if (!last || strcmp(last, "exec") || (console && !o->tty) || (o->tee && !o->log) || (o->setns && o->exit_cmd))
 		return EINVAL;
 	return 0;
 }

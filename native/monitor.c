@@ -163,6 +163,7 @@ int monitor(struct plan *p, const struct opts *o)
 	io.peer = sv[0];
 	/* With a terminal, its master is what goes to the log. */
 	m.relay.log = o->log ? &m.log : NULL;
+	m.log.tee = o->tee;
 	int ends[2];
 	if (o->log && !o->tty) {
 		if ((err = log_pipes(&m.log, ends)))

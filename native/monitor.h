@@ -11,6 +11,7 @@ struct opts {
 	unsigned long clone_flags;
 	bool tty;
 	bool detach;           /* stop reporting after `started` */
+	bool tee;              /* with `log`: copy the output to fd 1 and 2 as well */
 	bool setns;            /* the plan joins an existing container */
 	const char *log;       /* CRI log file, or NULL */
 	const char *exit_file; /* or NULL */

@@ -64,7 +64,7 @@ int relay_start(struct relay *r, int master)
 	int fl = fcntl(master, F_GETFL);
 	if (fl < 0 || fcntl(master, F_SETFL, fl | O_NONBLOCK) < 0)
 		return errno;
-	if (r->log) {
+	if (r->log && !r->log->tee) {
 		r->in_eof = true; /* output goes to the log; fd 0 is nothing of the container's */
 		return 0;
 	}
@@ -107,7 +107,8 @@ static bool copy_out(struct relay *r)
 	}
 	if (r->log) {
 		log_feed(r->log, &r->log->out, buf, (size_t)n);
-		return true;
+		if (!r->log->tee)
+			return true;
 	}
 	for (ssize_t off = 0; off < n && !r->out_err;) {
 		ssize_t w = write(STDOUT_FILENO, buf + off, (size_t)(n - off));

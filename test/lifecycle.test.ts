@@ -136,6 +136,18 @@ describe('more of ps, logs, start and exec', () => {
   });
 });
 
+describe('logs of foreground runs', () => {
+  test('what a foreground container printed is shown and logged, streams apart', () => {
+    const r = store.wb(['run', '--name', 'fg', 'busybox', 'sh', '-c', 'echo out; echo err >&2; printf partial']);
+    assert.equal(r.stdout, 'out\npartial');
+    assert.equal(r.stderr, 'err\n');
+    const logs = store.wb(['logs', 'fg']);
+    assert.equal(logs.stdout, 'out\npartial');
+    assert.equal(logs.stderr, 'err\n');
+    store.wb(['rm', 'fg']);
+  });
+});
+
 describe('exec', () => {
   test('joins every namespace and the cgroup; status and errors pass through', () => {
     const id = store.wb(['run', '-d', '--name', 'host1', '-h', 'box1', 'busybox', 'sleep', '60']).stdout.trim();

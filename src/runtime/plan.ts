@@ -26,8 +26,11 @@ export interface PlanInput {
   readonly cgroupMounts: readonly CgroupFsMount[];
   readonly exitFile: string;
   readonly exitCommand?: readonly string[];
-  /** Detached containers: where the shim writes their output; nobody waits for the exit. */
+  /** Where the shim writes the container's output (CRI k8s-file lines). */
   readonly logFile?: string;
+  /** Nobody waits for the exit (run -d): the shim stops reporting at the start. Otherwise the
+   * output goes to the caller's stdout and stderr as well as to the log. */
+  readonly detach?: boolean;
 }
 
 /** Devices every container gets, as the OCI spec requires of a runtime. */
@@ -67,7 +70,8 @@ export function buildPlan(input: PlanInput): PlanRecord[] {
   if (spec.process.terminal) add('tty', [], 'relay a terminal');
   if (input.logFile) {
     add('log', [input.logFile], `log the output to ${input.logFile}`);
-    add('detach', [], 'report no further than the start');
+    if (input.detach) add('detach', [], 'report no further than the start');
+    else add('tee', [], 'copy the output to the caller as well');
   }
   add('exit-file', [input.exitFile], 'record the exit status');
   if (input.exitCommand) add('exit-command', input.exitCommand, 'run the exit command');

@@ -62,7 +62,8 @@ export async function runBundle(bundle: Bundle, options: RunOptions): Promise<La
     cgroupMounts: driver.containerMounts(),
     exitFile: exitFilePath(bundle.dir),
     exitCommand: options.exitCommand,
-    logFile: options.mode === 'detach' ? logFilePath(bundle.dir) : undefined,
+    logFile: logFilePath(bundle.dir),
+    detach: options.mode === 'detach',
   });
   return launch({ plan, mode: options.mode, stdin: options.stdin, onPid: options.onPid });
 }
