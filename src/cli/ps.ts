@@ -53,7 +53,7 @@ const HEADERS: Record<string, string> = {
 };
 
 /** Docker's STATUS column. */
-export function statusText(row: ContainerRow, now: number): string {
+function statusText(row: ContainerRow, now: number): string {
   const since = (iso: string | null) => humanDuration(now - Date.parse(iso ?? new Date(now).toISOString()));
   switch (row.status) {
     case 'running':
@@ -131,7 +131,7 @@ function entry(context: Context, row: ContainerRow, flags: PsFlags, now: number)
   };
 }
 
-export async function listContainers(context: Context, flags: PsFlags): Promise<PsEntry[]> {
+async function listContainers(context: Context, flags: PsFlags): Promise<PsEntry[]> {
   const filters = parseFilters(context, flags.filter);
   const limit = flags.latest ? 1 : flags.last === undefined ? undefined : Number(flags.last);
   const all = flags.all || limit !== undefined || flags.filter.some((f) => f.startsWith('status='));

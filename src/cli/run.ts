@@ -83,7 +83,7 @@ function readEnvFile(file: string): string {
   }
 }
 
-export function toContainerConfig(image: string, command: string[], flags: RunFlags): ContainerConfig {
+function toContainerConfig(image: string, command: string[], flags: RunFlags): ContainerConfig {
   if (flags.tty && flags.interactive && !flags.detach && !process.stdin.isTTY) {
     throw new WhaleboxError('the input device is not a TTY', 1);
   }

@@ -59,7 +59,7 @@ export async function restartContainer(context: Context, id: string): Promise<vo
 }
 
 /** Sends a signal to the container's PID 1. A stopped container is Docker's error. */
-export function signalContainer(row: ContainerRow, signal: number): void {
+function signalContainer(row: ContainerRow, signal: number): void {
   if (row.status !== 'running' && row.status !== 'paused') {
     throw new WhaleboxError(`cannot kill container: ${row.id.slice(0, 12)}: container ${row.id} is not running`, 1);
   }

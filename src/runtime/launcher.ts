@@ -46,7 +46,7 @@ export interface LaunchOptions {
 /** Signals the CLI passes on to the container, as Docker's --sig-proxy does. */
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
-export function shimPath(): string {
+function shimPath(): string {
   return process.env.WHALEBOX_SHIM ?? join(__dirname, '..', 'native', 'whalebox-shim');
 }
 

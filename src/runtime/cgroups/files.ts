@@ -143,7 +143,7 @@ export function sleep(ms: number): Promise<void> {
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
-export function sleepSync(ms: number): void {
+function sleepSync(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
 }
 

@@ -27,9 +27,9 @@ export interface DeviceCgroupRule {
 
 export type CgroupResources = LinuxResources;
 
-export const DEFAULT_CPU_PERIOD = 100_000;
+const DEFAULT_CPU_PERIOD = 100_000;
 /** The kernel refuses a CFS quota below 1 ms (EINVAL). */
-export const MIN_CPU_QUOTA = 1_000;
+const MIN_CPU_QUOTA = 1_000;
 const MIN_CPU_PERIOD = 1_000;
 const MAX_CPU_PERIOD = 1_000_000;
 const MIN_SHARES = 2;
