@@ -254,6 +254,44 @@ describe('crash safety of run', () => {
   });
 });
 
+describe('races the review found', () => {
+  test('restart leaves the new run running (a late exit command of the old run is ignored)', async () => {
+    store.wb(['run', '-d', '--name', 'rs', 'busybox', 'sleep', '1000']);
+    assert.equal(store.wb(['restart', '-t', '0', 'rs']).status, 0);
+    await sleep(1500);
+    assert.equal(store.wb(['inspect', '-f', '{{.State.Status}}', 'rs']).stdout, 'running\n');
+    store.wb(['rm', '-f', 'rs']);
+  });
+
+  test('kill and rm -f end a paused container', () => {
+    store.wb(['run', '-d', '--name', 'pz', 'busybox', 'sleep', '1000']);
+    store.wb(['pause', 'pz']);
+    assert.equal(store.wb(['kill', 'pz'], { timeout: 15_000 }).status, 0);
+    assert.match(store.wb(['ps', '-a', '-f', 'name=pz']).stdout, /Exited \(137\)/);
+    store.wb(['start', 'pz']);
+    store.wb(['pause', 'pz']);
+    assert.equal(store.wb(['rm', '-f', 'pz'], { timeout: 15_000 }).status, 0);
+  });
+
+  test('a command that cannot start is an error at once, whatever the restart policy', () => {
+    const r = store.wb(['run', '-d', '--restart', 'always', 'busybox', 'no-such-command'], { timeout: 15_000 });
+    assert.equal(r.status, 127, r.stderr);
+  });
+
+  test('wait reports the status of a --rm container; stop during the restart delay holds', async () => {
+    const id = store.wb(['run', '-d', '--rm', 'busybox', 'sh', '-c', 'sleep 0.5; exit 5']).stdout.trim();
+    assert.equal(store.wb(['wait', id]).stdout, '5\n');
+    const looping = store.wb(['run', '-d', '--restart', 'always', 'busybox', 'sh', '-c', 'exit 1']).stdout.trim();
+    await until('a restart', () => Number(store.wb(['inspect', '-f', '{{.RestartCount}}', looping]).stdout) >= 2 || undefined);
+    assert.equal(store.wb(['stop', looping]).status, 0);
+    const count = store.wb(['inspect', '-f', '{{.RestartCount}}', looping]).stdout;
+    await sleep(2500);
+    assert.equal(store.wb(['inspect', '-f', '{{.RestartCount}}', looping]).stdout, count, 'no restart after stop');
+    assert.match(store.wb(['inspect', '-f', '{{.State.Status}}', looping]).stdout, /^exited\n$/);
+    store.wb(['rm', '-f', looping]);
+  });
+});
+
 describe('system reset', () => {
   test('--force kills every container and removes the store; without it, nothing happens', async () => {
     const own = Store.withBusybox();

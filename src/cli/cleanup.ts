@@ -6,8 +6,9 @@ export function define(command: Command, context: () => Context): void {
   command
     .description("Release the resources of a container that has stopped (its shim's exit command)")
     .argument('<id>')
-    .action(async (id: string) => {
+    .option('--run <token>', 'the run whose end this is (a later run is left alone)')
+    .action(async (id: string, flags: { run?: string }) => {
       // The store may be gone (system reset, a test's temporary root): never recreate it.
-      if (context().openExisting()) await cleanupContainer(context(), id);
+      if (context().openExisting()) await cleanupContainer(context(), id, { run: flags.run });
     });
 }

@@ -59,6 +59,14 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `whalebox logs c | head -1`: a reader that goes away ends the command quietly, as in Docker.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 main(process.argv).then((code) => {
   process.exitCode = code;
 });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { WhaleboxError } from '../util/errors.js';
+import { parseInteger } from '../util/units.js';
 import type { Context } from '../engine/context.js';
 import { bundleDir, containerTable, parseConfig, refreshContainer } from '../engine/containers.js';
 import { commandLine, treeSize } from '../engine/container-view.js';
@@ -133,7 +134,9 @@ function entry(context: Context, row: ContainerRow, flags: PsFlags, now: number)
 
 async function listContainers(context: Context, flags: PsFlags): Promise<PsEntry[]> {
   const filters = parseFilters(context, flags.filter);
-  const limit = flags.latest ? 1 : flags.last === undefined ? undefined : Number(flags.last);
+  const last = flags.last === undefined ? -1 : parseInteger('--last', flags.last, -1);
+  // Docker: -n -1 (the default) means every container.
+  const limit = flags.latest ? 1 : last < 0 ? undefined : last;
   const all = flags.all || limit !== undefined || flags.filter.some((f) => f.startsWith('status='));
   const now = Date.now();
   const rows: ContainerRow[] = [];

@@ -10,8 +10,8 @@ export function define(command: Command, context: () => Context): void {
     .argument('<container...>')
     .action(async (containers: string[]) => {
       await eachContainer(containers, async (ref) => {
-        const row = await waitForExit(context(), resolveContainer(context(), ref).id);
-        return String(row?.exitCode ?? 0);
+        const ended = await waitForExit(context(), resolveContainer(context(), ref).id);
+        return String(ended.exitCode ?? 0);
       });
     });
 }

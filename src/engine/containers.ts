@@ -3,7 +3,7 @@ import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
 import { WhaleboxError } from '../util/errors.js';
 import { findImage } from '../image/image-store.js';
-import { deleteBundle, readBundle, readExitFile, type Bundle } from '../runtime/runtime.js';
+import { deleteBundle, exitFileTime, readBundle, readExitFile, type Bundle } from '../runtime/runtime.js';
 import { isSameProcessAlive, processStartTime } from '../runtime/processes.js';
 import { limitWrites } from '../runtime/cgroups/index.js';
 import { ContainerTable, type ContainerRow, type ContainerStatus } from '../store/containers.js';
@@ -160,19 +160,33 @@ function insertWithName(context: Context, config: ContainerConfig, row: Omit<Par
   }
 }
 
-/** Records that a container's init runs, and which shim watches it. */
-export function markRunning(context: Context, id: string, pid: number, shimPid: number): void {
-  containerTable(context).update(id, {
+/** Records that a container's init runs, which shim watches it, and the run's token. */
+export function markRunning(context: Context, id: string, run: RunIdentity): void {
+  const marked = containerTable(context).transition(id, ['created', 'exited'], {
     status: 'running',
-    pid,
-    shimPid,
-    shimStart: processStartTime(shimPid) ?? null,
+    pid: run.pid,
+    shimPid: run.shimPid,
+    shimStart: processStartTime(run.shimPid) ?? null,
+    runId: run.token,
     startedAt: new Date().toISOString(),
     finishedAt: null,
     exitCode: null,
     oomKilled: false,
     error: null,
   });
+  // Removed (rm -f) while starting: an unrecorded container must not run (the launcher kills it).
+  if (!marked) throw new WhaleboxError(`container ${id} was removed or started by someone else while starting`, 1);
+}
+
+export interface RunIdentity {
+  readonly pid: number;
+  readonly shimPid: number;
+  readonly token: string;
+}
+
+/** A token for one run of a container (start, restart): 16 hex characters. */
+export function newRunToken(): string {
+  return generateId().slice(0, 16);
 }
 
 /** Forgets a container and deletes its bundle (its cgroup must be gone already). */
@@ -187,49 +201,75 @@ export interface Outcome {
   readonly oomKilled: boolean;
 }
 
+export interface CleanupOptions {
+  /**
+   * The run this cleanup is for (the shim's exit command, or the CLI of a foreground run): only
+   * that run's end is recorded (a later run of the same container is left alone), and only
+   * then is the restart policy applied. Without it (prune, rm, a crashed shim), whatever run
+   * is recorded is ended, and nothing restarts.
+   */
+  readonly run?: string;
+  readonly error?: string;
+}
+
 /**
- * The one cleanup path, after a normal exit, a failed start, or a crash (the shim's exit
- * command runs it): releases the cgroup, records how the container ended, then applies --rm or
- * the restart policy. Safe to run twice and concurrently.
+ * The one cleanup path, after a normal exit, a failed start, or a crash: records how the run
+ * ended (claiming the record in one transaction, so concurrent cleanups act once), releases
+ * the cgroup, then applies --rm or the restart policy. Safe to run twice and concurrently.
  */
-export async function cleanupContainer(context: Context, id: string, error?: string): Promise<Outcome> {
+export async function cleanupContainer(context: Context, id: string, options: CleanupOptions = {}): Promise<Outcome> {
   const table = containerTable(context);
   const dir = bundleDir(context, id);
+  const exit = readExitFile(dir);
+  const exitCode = exit ? (exit.signal ? 128 + exit.signal : exit.code) : undefined;
+  const ours = (row: ContainerRow): boolean => options.run === undefined || row.runId === options.run;
+  const current = table.get(id);
+  // A later run owns the container (and its cgroup) now: an earlier run's cleanup is late.
+  if (current && !ours(current)) return { exitCode, oomKilled: false };
+  const ended = table.transition(
+    id,
+    ['running', 'paused', 'created'],
+    {
+      status: current?.status === 'created' ? 'created' : 'exited',
+      pid: null,
+      shimPid: null,
+      shimStart: null,
+      // No exit file: the shim died with its container (PDEATHSIG), which SIGKILL ended.
+      exitCode: exitCode ?? (current?.status === 'created' ? null : 137),
+      error: options.error ?? (current?.status !== 'created' && !exit ? "the container's monitor (whalebox-shim) died" : null),
+      finishedAt: new Date().toISOString(),
+    },
+    ours,
+  );
+  // Someone else is ending this run right now: leave the cgroup to them.
+  if (!ended && current && (current.status === 'running' || current.status === 'paused')) return { exitCode, oomKilled: false };
   const bundle = readBundle(id, dir);
   const { oomKilled } = bundle ? await deleteBundle(bundle) : { oomKilled: false };
-  const exit = readExitFile(dir);
-  // No exit file: the shim died with its container (PDEATHSIG), which SIGKILL ended.
-  const exitCode = exit ? (exit.signal ? 128 + exit.signal : exit.code) : undefined;
-  const row = table.get(id);
-  if (!row) return { exitCode, oomKilled };
-  const config = parseConfig(row);
-  const wasRunning = row.status === 'running' || row.status === 'paused';
-  const ended = table.transition(id, ['running', 'paused', 'created'], {
-    status: wasRunning ? 'exited' : 'created',
-    pid: null,
-    shimPid: null,
-    shimStart: null,
-    exitCode: exitCode ?? (wasRunning ? 137 : null),
-    oomKilled,
-    error: error ?? (wasRunning && !exit ? "the container's monitor (whalebox-shim) died" : null),
-    finishedAt: new Date().toISOString(),
-  });
   if (!ended) return { exitCode, oomKilled };
+  if (oomKilled) table.update(id, { oomKilled });
+  const config = parseConfig(ended);
+  const after = table.get(id);
   if (config.autoRemove) {
     removeContainer(context, id);
-  } else if (wasRunning && shouldRestart(config.restart, exitCode ?? 137, row.restartCount, row.stopRequested)) {
+  } else if (options.run !== undefined && after && ended.status !== 'created' && shouldRestart(config.restart, exitCode ?? 137, after.restartCount, after.stopRequested)) {
     await restartContainer(context, id);
   }
   return { exitCode, oomKilled };
 }
 
+/** How long the exit command of a container that exited normally may take to record it. */
+const EXIT_COMMAND_GRACE_MS = 10_000;
+
 /**
- * Brings a record up to date with the host: a running container whose shim is gone has
- * ended (crash, kill -9, reboot); its cleanup runs now. Returns the current row.
+ * Brings a record up to date with the host: a running container whose shim is gone and whose
+ * exit the shim did not record (crash, kill -9, reboot), or whose exit command did not run
+ * in time, has ended; its cleanup runs now. Returns the current row.
  */
 export async function refreshContainer(context: Context, row: ContainerRow): Promise<ContainerRow> {
   if (row.status !== 'running' && row.status !== 'paused') return row;
   if (row.shimPid !== null && row.shimStart !== null && isSameProcessAlive(row.shimPid, row.shimStart)) return row;
+  const recorded = exitFileTime(bundleDir(context, row.id));
+  if (recorded !== undefined && Date.now() - recorded < EXIT_COMMAND_GRACE_MS) return row;
   await cleanupContainer(context, row.id);
   return containerTable(context).get(row.id) ?? { ...row, status: 'exited' };
 }

@@ -3,6 +3,7 @@ import { WhaleboxError } from '../util/errors.js';
 import { allCapabilities, DOCKER_DEFAULT_CAPABILITIES } from '../runtime/capabilities.js';
 import type { Process, Spec } from '../runtime/oci-spec.js';
 import { execInBundle } from '../runtime/runtime.js';
+import { ownsProcess } from '../runtime/processes.js';
 import { findImage } from '../image/image-store.js';
 import type { Context } from './context.js';
 import { bundleDir, refreshContainer, resolveContainer } from './containers.js';
@@ -52,7 +53,10 @@ function execProcess(context: Context, id: string, imageId: string, spec: Spec, 
 export async function execInContainer(context: Context, reference: string, options: ExecOptions): Promise<number> {
   const row = await refreshContainer(context, resolveContainer(context, reference));
   if (row.status === 'paused') throw new WhaleboxError(`container ${row.id} is paused, unpause the container before exec`, 1);
-  if (row.status !== 'running' || row.pid === null) throw new WhaleboxError(`container ${row.id} is not running`, 1);
+  // The PID must still be the container's: a reused one would lead into a host process.
+  if (row.status !== 'running' || row.pid === null || !ownsProcess(row.id, row.pid)) {
+    throw new WhaleboxError(`container ${row.id} is not running`, 1);
+  }
   const bundle = requireBundle(context, row.id);
   const process = execProcess(context, row.id, row.imageId, bundle.spec, options);
   const result = await execInBundle(bundle, row.pid, process, {

@@ -1,10 +1,10 @@
 import { constants } from 'node:os';
 import { rmSync } from 'node:fs';
 import { WhaleboxError } from '../util/errors.js';
-import { exitFilePath, openBundleCgroup, readBundle, readExitFile, runBundle, type Bundle } from '../runtime/runtime.js';
+import { deleteBundle, exitFilePath, openBundleCgroup, readBundle, readExitFile, runBundle, type Bundle } from '../runtime/runtime.js';
 import type { ContainerRow } from '../store/containers.js';
 import type { Context } from './context.js';
-import { bundleDir, cleanupContainer, containerTable, markRunning, parseConfig, refreshContainer, removeContainer } from './containers.js';
+import { bundleDir, cleanupContainer, containerTable, markRunning, newRunToken, parseConfig, refreshContainer, removeContainer } from './containers.js';
 import { VALID_NAME } from './names.js';
 import { ownsProcess } from '../runtime/processes.js';
 import { startFailure } from './start-failure.js';
@@ -21,9 +21,9 @@ export function parseSignal(value: string): number {
   return number;
 }
 
-/** The command line that cleans up after a container when its shim is the last to know. */
-export function exitCommand(context: Context, id: string): string[] {
-  return [process.execPath, process.argv[1]!, '--root', context.paths.root, '--run-root', context.paths.runRoot, 'container', 'cleanup', id];
+/** The command line that cleans up after one run of a container when its shim is the last to know. */
+export function exitCommand(context: Context, id: string, run: string): string[] {
+  return [process.execPath, process.argv[1]!, '--root', context.paths.root, '--run-root', context.paths.runRoot, 'container', 'cleanup', '--run', run, id];
 }
 
 /**
@@ -33,17 +33,23 @@ export function exitCommand(context: Context, id: string): string[] {
 export async function startDetached(context: Context, id: string): Promise<void> {
   const bundle = requireBundle(context, id);
   rmSync(exitFilePath(bundle.dir), { force: true });
-  const result = await runBundle(
-    bundle,
-    {
+  const token = newRunToken();
+  let result;
+  try {
+    result = await runBundle(bundle, {
       mode: 'detach',
-      exitCommand: exitCommand(context, id),
-      onPid: (pid, shimPid) => markRunning(context, id, pid, shimPid),
-    },
-  );
+      exitCommand: exitCommand(context, id, token),
+      onPid: (pid, shimPid) => markRunning(context, id, { pid, shimPid, token }),
+    });
+  } catch (err) {
+    // The record may be gone (rm -f meanwhile): the cgroup is released from the bundle in hand.
+    await deleteBundle(bundle);
+    throw err;
+  }
   if (!result.started) {
     const failure = startFailure(result);
-    await cleanupContainer(context, id, failure.message);
+    await cleanupContainer(context, id, { error: failure.message });
+    await deleteBundle(bundle);
     throw failure;
   }
 }
@@ -54,6 +60,9 @@ export async function restartContainer(context: Context, id: string): Promise<vo
   const row = table.get(id);
   if (!row) return;
   await sleep(Math.min(100 * 2 ** row.restartCount, 10_000));
+  // A stop, kill or rm during the delay wins over the policy.
+  const now = table.get(id);
+  if (!now || now.stopRequested || now.status !== 'exited') return;
   table.update(id, { restartCount: row.restartCount + 1 });
   await startDetached(context, id);
 }
@@ -66,48 +75,65 @@ function signalContainer(row: ContainerRow, signal: number): void {
   if (row.pid !== null && ownsProcess(row.id, row.pid)) process.kill(row.pid, signal);
 }
 
-/** Polls until the container is no longer running, refreshing from the host; false on timeout. */
-export async function waitForExit(context: Context, id: string, timeoutMs = Infinity): Promise<ContainerRow | undefined> {
+export interface Ended {
+  /** The record once the run ended; undefined when it was removed (--rm, rm). */
+  readonly row?: ContainerRow;
+  /** How the run ended, as the shim recorded it (kept even when --rm removed the record). */
+  readonly exitCode?: number;
+}
+
+/**
+ * Polls until the current run has ended and its end is recorded (by the shim's exit command,
+ * or by a refresh when the shim died); `running` in the result means the timeout came first.
+ */
+export async function waitForExit(context: Context, id: string, timeoutMs = Infinity): Promise<Ended> {
   const deadline = Date.now() + timeoutMs;
+  let exitCode: number | undefined;
   for (;;) {
+    const exit = readExitFile(bundleDir(context, id));
+    if (exit) exitCode = exit.signal ? 128 + exit.signal : exit.code;
     const row = containerTable(context).get(id);
-    if (!row) return undefined;
-    if (row.status !== 'running' && row.status !== 'paused') return row;
-    // The exit file appears before the shim's exit command records it: clean up at once.
-    if (readExitFile(bundleDir(context, id))) {
-      await cleanupContainer(context, id);
-      continue;
-    }
+    if (!row) return { exitCode };
     const fresh = await refreshContainer(context, row);
-    if (fresh.status !== 'running' && fresh.status !== 'paused') return fresh;
-    if (Date.now() >= deadline) return fresh;
+    if (fresh.status !== 'running' && fresh.status !== 'paused') return { row: fresh, exitCode: fresh.exitCode ?? exitCode };
+    if (Date.now() >= deadline) return { row: fresh, exitCode };
     await sleep(50);
   }
 }
 
-/** Docker's stop: the stop signal, then SIGKILL after the timeout; no restart afterwards. */
+const isRunning = (row?: ContainerRow): boolean => row?.status === 'running' || row?.status === 'paused';
+
+/** Docker's stop: the stop signal, then SIGKILL after the timeout (negative: wait forever). */
 export async function stopContainer(context: Context, row: ContainerRow, timeoutSeconds?: number): Promise<void> {
-  const current = await refreshContainer(context, row);
-  if (current.status !== 'running' && current.status !== 'paused') return;
-  const config = parseConfig(current);
+  // Even a container between restarts stays stopped: the policy reads this flag.
   containerTable(context).update(row.id, { stopRequested: true });
+  const current = await refreshContainer(context, row);
+  if (!isRunning(current)) return;
+  const config = parseConfig(current);
   const timeout = timeoutSeconds ?? config.stopTimeout ?? 10;
   signalContainer(current, parseSignal(config.stopSignal ?? 'SIGTERM'));
-  // A frozen process acts on no signal: thaw it so that it can stop (Docker does the same).
-  if (current.status === 'paused') await unpauseContainer(context, current);
-  const after = await waitForExit(context, row.id, timeout * 1000);
-  if (after && (after.status === 'running' || after.status === 'paused')) {
-    signalContainer(after, constants.signals.SIGKILL);
+  await thawAfterSignal(context, current);
+  const after = await waitForExit(context, row.id, timeout < 0 ? Infinity : timeout * 1000);
+  if (isRunning(after.row)) {
+    signalContainer(after.row!, constants.signals.SIGKILL);
     await waitForExit(context, row.id);
   }
 }
 
+/** A frozen process acts on no signal, not even SIGKILL: thaw it so that it can (as Docker does). */
+async function thawAfterSignal(context: Context, row: ContainerRow): Promise<void> {
+  if (row.status === 'paused') await unpauseContainer(context, row);
+}
+
 /** Docker's kill: a signal (KILL by default); counts as a manual stop for restart policies. */
 export async function killContainer(context: Context, row: ContainerRow, signal: number): Promise<void> {
+  containerTable(context).update(row.id, { stopRequested: true });
   const current = await refreshContainer(context, row);
-  if (current.status === 'running' || current.status === 'paused') containerTable(context).update(row.id, { stopRequested: true });
   signalContainer(current, signal);
-  if (signal === constants.signals.SIGKILL) await waitForExit(context, row.id);
+  if (signal === constants.signals.SIGKILL) {
+    await thawAfterSignal(context, current);
+    await waitForExit(context, row.id);
+  }
 }
 
 /** Docker's start: a running container is left alone; the restart count starts again. */

@@ -2,7 +2,7 @@ import type { LaunchResult } from '../runtime/launcher.js';
 import { runBundle } from '../runtime/runtime.js';
 import type { Context } from './context.js';
 import type { ContainerConfig } from './container-config.js';
-import { cleanupContainer, createContainer, markRunning, removeContainer } from './containers.js';
+import { cleanupContainer, createContainer, markRunning, newRunToken, removeContainer } from './containers.js';
 import { exitCommand, startDetached } from './lifecycle.js';
 import { startFailure } from './start-failure.js';
 
@@ -34,16 +34,18 @@ export async function runDetached(context: Context, config: ContainerConfig): Pr
 /** `run` without -d: the container's stdio is the CLI's; returns the container's status. */
 export async function runForeground(context: Context, config: ContainerConfig, options: RunOptions): Promise<number> {
   const { record, bundle } = createContainer(context, config);
+  // This CLI owns the run's end (the exit command runs only if the CLI dies first).
+  const token = newRunToken();
   let result: LaunchResult;
   try {
     result = await runBundle(bundle, {
       mode: 'foreground',
       stdin: config.interactive,
-      exitCommand: exitCommand(context, record.id),
-      onPid: (pid, shimPid) => markRunning(context, record.id, pid, shimPid),
+      exitCommand: exitCommand(context, record.id, token),
+      onPid: (pid, shimPid) => markRunning(context, record.id, { pid, shimPid, token }),
     });
   } catch (err) {
-    await cleanupContainer(context, record.id, String(err));
+    await cleanupContainer(context, record.id, { error: String(err) });
     removeContainer(context, record.id);
     throw err;
   }
@@ -51,11 +53,11 @@ export async function runForeground(context: Context, config: ContainerConfig, o
   if (!result.started) {
     const failure = startFailure(result);
     // A container that never ran its command leaves nothing behind.
-    await cleanupContainer(context, record.id, failure.message);
+    await cleanupContainer(context, record.id, { error: failure.message });
     removeContainer(context, record.id);
     throw failure;
   }
-  const outcome = await cleanupContainer(context, record.id);
+  const outcome = await cleanupContainer(context, record.id, { run: token });
   const status = outcome.exitCode ?? result.status ?? 125;
   if (outcome.oomKilled && status === 137) {
     process.stderr.write(`whalebox: container ${record.id.slice(0, 12)} was killed: out of memory (memory limit reached)\n`);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { detectCgroupDriver, type Cgroup, type CgroupDriver } from './cgroups/index.js';
 import { launch, type LaunchOptions, type LaunchResult } from './launcher.js';
@@ -66,6 +66,11 @@ export async function runBundle(bundle: Bundle, options: RunOptions): Promise<La
     detach: options.mode === 'detach',
   });
   return launch({ plan, mode: options.mode, stdin: options.stdin, onPid: options.onPid });
+}
+
+/** When the shim recorded the exit (ms since the epoch), if it did. */
+export function exitFileTime(bundleDir: string): number | undefined {
+  return statSync(exitFilePath(bundleDir), { throwIfNoEntry: false })?.mtimeMs;
 }
 
 /** The exit status the shim recorded, if it got that far. */

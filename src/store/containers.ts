@@ -21,6 +21,8 @@ export interface ContainerRow {
   readonly finishedAt: string | null;
   readonly restartCount: number;
   readonly stopRequested: boolean;
+  /** A token of the current run; a late exit command of an earlier run must not touch it. */
+  readonly runId: string | null;
 }
 
 const COLUMNS: Record<keyof ContainerRow, string> = {
@@ -41,6 +43,7 @@ const COLUMNS: Record<keyof ContainerRow, string> = {
   finishedAt: 'finished_at',
   restartCount: 'restart_count',
   stopRequested: 'stop_requested',
+  runId: 'run_id',
 };
 
 const SELECT = `SELECT ${Object.entries(COLUMNS)
@@ -93,13 +96,21 @@ export class ContainerTable {
     this.db.prepare(`UPDATE containers SET ${assignments} WHERE id = ?`).run(...entries.map(([, v]) => toColumn(v)), id);
   }
 
-  /** Moves a container from one status to another only if nobody changed it meanwhile. */
-  transition(id: string, from: readonly ContainerStatus[], fields: Partial<Omit<ContainerRow, 'id'>>): boolean {
+  /**
+   * Moves a container from one status to another only if nobody changed it meanwhile (and, when
+   * given, `check` accepts the row as it is). Returns the row as it was, or undefined.
+   */
+  transition(
+    id: string,
+    from: readonly ContainerStatus[],
+    fields: Partial<Omit<ContainerRow, 'id'>>,
+    check: (row: ContainerRow) => boolean = () => true,
+  ): ContainerRow | undefined {
     return this.db.transaction(() => {
       const row = this.get(id);
-      if (!row || !from.includes(row.status)) return false;
+      if (!row || !from.includes(row.status) || !check(row)) return undefined;
       this.update(id, fields);
-      return true;
+      return row;
     }).immediate();
   }
 

@@ -44,4 +44,7 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE containers ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0; -- stop/kill by a user: no restart
   `,
+  `
+  ALTER TABLE containers ADD COLUMN run_id TEXT; -- the current run: its exit command names it
+  `,
 ];
