@@ -20,11 +20,16 @@ export interface RunOptions {
   readonly onPid?: LaunchOptions['onPid'];
 }
 
+/** Probing reads the mount table (about 1 ms): once per parent and process is enough. */
+const drivers = new Map<string, CgroupDriver>();
+
 /** The container's cgroup, where its spec says (linux.cgroupsPath: `parent/name`). */
 function bundleCgroup(bundle: Bundle): { driver: CgroupDriver; name: string } {
   const path = bundle.spec.linux.cgroupsPath ?? `whalebox/${bundle.id}`;
   const parent = posix.dirname(path);
-  return { driver: detectCgroupDriver(undefined, parent === '.' ? {} : { parent }), name: posix.basename(path) };
+  let driver = drivers.get(parent);
+  if (!driver) drivers.set(parent, (driver = detectCgroupDriver(undefined, parent === '.' ? {} : { parent })));
+  return { driver, name: posix.basename(path) };
 }
 
 /** The container's cgroup handle (freeze, stats, pids). */
