@@ -66,10 +66,15 @@ static void on_channel(const struct opts *o)
 		if (!m.failed && m.done + 1 == o->nsteps) {
 			struct rec r;
 			rec_start(&r, "started");
-			report(&r);
-			/* Nobody hears the exit of a detached container: the exit command runs. */
-			if (o->detach)
+			bool heard = report(&r);
+			if (o->detach) {
+				/* A caller gone before the start may not have recorded the container: it
+				 * must not run unseen. Ended now, its exit command cleans up after it. */
+				if (!heard && kill(m.pid, SIGKILL) < 0)
+					die("kill", errno);
+				/* Nobody hears the exit of a detached container: the exit command runs. */
 				report_close();
+			}
 		}
 		return;
 	}

@@ -240,9 +240,16 @@ describe('crash safety of run', () => {
       child.kill('SIGKILL');
       await exited;
     }
-    await sleep(300);
-    // ps -a must work on whatever state the kills left; prune then removes it all.
-    assert.equal(store.wb(['ps', '-a']).status, 0);
+    await sleep(1000);
+    // ps -a must work on whatever state the kills left, and tell the truth: a container that is
+    // not listed as running has no process left.
+    const listed = store.wb(['ps', '-a', '--no-trunc', '--format', '{{.ID}} {{.State}}']);
+    assert.equal(listed.status, 0);
+    for (const [id, state] of listed.stdout.trim().split('\n').filter(Boolean).map((line) => line.split(' '))) {
+      if (state === 'running') continue;
+      const procs = store.cgroups().filter((c) => c.endsWith(id!)).flatMap((c) => readFileSync(`${c}/cgroup.procs`, 'utf8').split('\n').filter(Boolean));
+      assert.deepEqual(procs, [], `${id} (${state}) has no process`);
+    }
     const running = store.wb(['ps', '-q']).stdout.trim().split('\n').filter(Boolean);
     if (running.length) assert.equal(store.wb(['rm', '-f', ...running]).status, 0);
     assert.equal(store.wb(['system', 'prune', '-f']).status, 0);

@@ -222,7 +222,8 @@ export async function cleanupContainer(context: Context, id: string, options: Cl
   const dir = bundleDir(context, id);
   const exit = readExitFile(dir);
   const exitCode = exit ? (exit.signal ? 128 + exit.signal : exit.code) : undefined;
-  const ours = (row: ContainerRow): boolean => options.run === undefined || row.runId === options.run;
+  // A record never marked running has no run yet: any cleanup of it is its own.
+  const ours = (row: ContainerRow): boolean => options.run === undefined || row.runId === null || row.runId === options.run;
   const current = table.get(id);
   // A later run owns the container (and its cgroup) now: an earlier run's cleanup is late.
   if (current && !ours(current)) return { exitCode, oomKilled: false };
