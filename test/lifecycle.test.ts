@@ -270,6 +270,14 @@ describe('races the review found', () => {
     store.wb(['rm', '-f', 'rs']);
   });
 
+  test('restart keeps a --rm container, which --rm still removes when it ends', async () => {
+    store.wb(['run', '-d', '--rm', '--name', 'rmr', 'busybox', 'sleep', '1000']);
+    assert.equal(store.wb(['restart', '-t', '0', 'rmr']).status, 0);
+    assert.equal(store.wb(['inspect', '-f', '{{.State.Status}} {{.HostConfig.AutoRemove}}', 'rmr']).stdout, 'running true\n');
+    assert.equal(store.wb(['stop', '-t', '0', 'rmr']).status, 0);
+    await until('the container to be removed', () => store.wb(['inspect', 'rmr']).status === 1 || undefined);
+  });
+
   test('kill and rm -f end a paused container', () => {
     store.wb(['run', '-d', '--name', 'pz', 'busybox', 'sleep', '1000']);
     store.wb(['pause', 'pz']);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Context } from '../engine/context.js';
 import { resolveContainer } from '../engine/containers.js';
-import { startContainer, stopContainer } from '../engine/lifecycle.js';
+import { restartByUser } from '../engine/lifecycle.js';
 import { parseInteger } from '../util/units.js';
 import { eachContainer } from './each-container.js';
 
@@ -12,10 +12,6 @@ export function define(command: Command, context: () => Context): void {
     .option('-t, --timeout <seconds>', 'Seconds to wait before killing the container')
     .action(async (containers: string[], flags: { timeout?: string }) => {
       const timeout = flags.timeout === undefined ? undefined : parseInteger('--timeout', flags.timeout, -1);
-      await eachContainer(containers, async (ref) => {
-        const row = resolveContainer(context(), ref);
-        await stopContainer(context(), row, timeout);
-        await startContainer(context(), resolveContainer(context(), row.id));
-      });
+      await eachContainer(containers, (ref) => restartByUser(context(), resolveContainer(context(), ref), timeout));
     });
 }

@@ -1,4 +1,5 @@
 import { constants } from 'node:os';
+import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { WhaleboxError } from '../util/errors.js';
 import { deleteBundle, exitFilePath, openBundleCgroup, readBundle, readExitFile, runBundle, type Bundle } from '../runtime/runtime.js';
@@ -33,6 +34,10 @@ export function exitCommand(context: Context, id: string, run: string): string[]
 export async function startDetached(context: Context, id: string): Promise<void> {
   const bundle = requireBundle(context, id);
   rmSync(exitFilePath(bundle.dir), { force: true });
+  // A --rm container's overlay is `volatile`, which marks its workdir against reuse after a
+  // host crash. After a clean end (restart of a --rm container) the upper dir is whole, and a
+  // crashed --rm container is removed, never restarted: the mark can go.
+  rmSync(join(bundle.dir, 'work', 'work', 'incompat'), { recursive: true, force: true });
   const token = newRunToken();
   let result;
   try {
@@ -194,5 +199,22 @@ export function renameContainer(context: Context, row: ContainerRow, newName: st
     if (!String(err).includes('UNIQUE constraint failed')) throw err;
     const owner = containerTable(context).find(name)[0]?.id ?? 'unknown';
     throw new WhaleboxError(`Conflict. The container name "/${name}" is already in use by container "${owner}". You have to remove (or rename) that container to be able to reuse that name.`, 1);
+  }
+}
+
+/**
+ * Docker's restart: stop, then start. A --rm container survives it: auto-removal is off while
+ * it is stopped, as Docker turns AutoRemove off for a restart.
+ */
+export async function restartByUser(context: Context, row: ContainerRow, timeoutSeconds?: number): Promise<void> {
+  const config = parseConfig(row);
+  const table = containerTable(context);
+  if (config.autoRemove) table.update(row.id, { config: JSON.stringify({ ...config, autoRemove: false }) });
+  try {
+    await stopContainer(context, row, timeoutSeconds);
+    const stopped = table.get(row.id);
+    if (stopped) await startContainer(context, stopped);
+  } finally {
+    if (config.autoRemove && table.get(row.id)) table.update(row.id, { config: JSON.stringify(config) });
   }
 }
