@@ -60,7 +60,7 @@ export async function importImage(
     paths,
     config,
     [{ ...layer, mediaType: MEDIA_TYPE_LAYER_TAR, digest, blobSize }],
-    ref === undefined ? [] : [ref],
+    { references: ref === undefined ? [] : [ref] },
   );
 }
 

@@ -47,7 +47,7 @@ function withStore(fn: (db: Db, paths: StorePaths) => void): () => void {
 test(
   'stores config and manifest blobs and finds the image by every name',
   withStore((db, paths) => {
-    const id = storeImage(db, paths, config('2024-01-02T03:04:05Z', ['sh']), [BASE, TOP], [parseReference('busybox')]);
+    const id = storeImage(db, paths, config('2024-01-02T03:04:05Z', ['sh']), [BASE, TOP], { references: [parseReference('busybox')] });
     assert.match(id, /^sha256:[a-f0-9]{64}$/);
     assert.deepEqual(JSON.parse(readBlob(paths, id).toString()), config('2024-01-02T03:04:05Z', ['sh']));
 
@@ -90,12 +90,12 @@ test(
 test(
   'storing the same image twice changes nothing; a moved tag leaves the old image dangling',
   withStore((db, paths) => {
-    const first = storeImage(db, paths, config('2024-01-01T00:00:00Z'), [BASE], [parseReference('app:1')]);
-    assert.equal(storeImage(db, paths, config('2024-01-01T00:00:00Z'), [BASE], [parseReference('app:1')]), first);
+    const first = storeImage(db, paths, config('2024-01-01T00:00:00Z'), [BASE], { references: [parseReference('app:1')] });
+    assert.equal(storeImage(db, paths, config('2024-01-01T00:00:00Z'), [BASE], { references: [parseReference('app:1')] }), first);
     assert.equal(db.prepare('SELECT count(*) FROM images').pluck().get(), 1);
     assert.equal(db.prepare('SELECT count(*) FROM layers').pluck().get(), 1);
 
-    const second = storeImage(db, paths, config('2024-06-01T00:00:00Z'), [BASE], [parseReference('app:1'), parseReference('localhost:5000/app')]);
+    const second = storeImage(db, paths, config('2024-06-01T00:00:00Z'), [BASE], { references: [parseReference('app:1'), parseReference('localhost:5000/app')] });
     assert.notEqual(second, first);
     assert.equal(findImage(db, paths, 'app:1')?.id, second);
     assert.deepEqual(findImage(db, paths, first)?.references, []);
@@ -109,8 +109,8 @@ test(
 test(
   'listImages sorts by time, not by the text of the timestamp',
   withStore((db, paths) => {
-    const early = storeImage(db, paths, config('2024-01-01T00:00:00.5Z'), [BASE], []);
-    const late = storeImage(db, paths, config('2024-01-01T00:00:01+00:00'), [BASE], []);
+    const early = storeImage(db, paths, config('2024-01-01T00:00:00.5Z'), [BASE]);
+    const late = storeImage(db, paths, config('2024-01-01T00:00:01+00:00'), [BASE]);
     assert.deepEqual(listImages(db).map((image) => image.id), [late, early]);
   }),
 );
@@ -120,7 +120,7 @@ test(
   withStore((db, paths) => {
     const byFirstDigit = new Map<string, string>();
     for (let second = 0; ; second++) {
-      const id = storeImage(db, paths, config(`2024-01-01T00:00:${String(second).padStart(2, '0')}Z`), [BASE], []);
+      const id = storeImage(db, paths, config(`2024-01-01T00:00:${String(second).padStart(2, '0')}Z`), [BASE]);
       const other = byFirstDigit.get(id[7]!);
       if (other !== undefined) {
         assert.throws(

@@ -29,6 +29,12 @@ export interface ImageRecord {
   readonly size: number;
   /** Normalized references (`docker.io/library/busybox:latest`), sorted. */
   readonly references: string[];
+  /** `docker.io/library/busybox@sha256:…`: the manifests registries know this image by, sorted. */
+  readonly repoDigests: string[];
+  /** The manifest blob in the content store: the registry's own bytes for a pulled image. */
+  readonly manifestDigest: string;
+  /** Chain IDs of the layers, base layer first. */
+  readonly chainIds: string[];
 }
 
 /** A layer already unpacked (see unpackLayer) and whose blob is in the content store. */
@@ -47,14 +53,27 @@ export interface StoredLayer {
 
 interface ImageRow {
   id: string;
+  manifest_digest: string;
   created: string;
   size: number;
   layers: string;
 }
 
+export interface StoreImageOptions {
+  /** References to point at the image. */
+  readonly references?: readonly ImageReference[];
+  /**
+   * The manifest exactly as a registry or archive gave it, kept byte for byte so that its digest
+   * (the repo digest) stays valid for a later push. Without it an OCI manifest is written.
+   */
+  readonly manifest?: Buffer;
+  /** Manifest digests by repository (`docker.io/library/busybox`), from a pull or push. */
+  readonly repoDigests?: ReadonlyArray<{ readonly repository: string; readonly digest: string }>;
+}
+
 /**
  * Records an image whose layers are stored, writing its config and manifest blobs, and points
- * `references` at it. A reference that named another image moves here; that image stays, as
+ * the references at it. A reference that named another image moves here; that image stays, as
  * `<none>` if nothing else names it (Docker's dangling image). Returns the image ID.
  */
 export function storeImage(
@@ -62,17 +81,11 @@ export function storeImage(
   paths: StorePaths,
   config: ImageConfig,
   layers: readonly StoredLayer[],
-  references: readonly ImageReference[],
+  options: StoreImageOptions = {},
 ): string {
   const configBytes = Buffer.from(JSON.stringify(config));
   const id = putBlob(paths, configBytes);
-  const manifest: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: MEDIA_TYPE_MANIFEST,
-    config: { mediaType: MEDIA_TYPE_CONFIG, digest: id, size: configBytes.length },
-    layers: layers.map((layer) => ({ mediaType: layer.mediaType, digest: layer.digest, size: layer.blobSize })),
-  };
-  const manifestDigest = putBlob(paths, Buffer.from(JSON.stringify(manifest)));
+  const manifestDigest = putBlob(paths, options.manifest ?? ociManifest(id, configBytes.length, layers));
   const size = layers.reduce((total, layer) => total + layer.size, 0);
 
   db.transaction(() => {
@@ -80,16 +93,32 @@ export function storeImage(
       'INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size) VALUES (?, ?, ?, ?)',
     );
     for (const layer of layers) insertLayer.run(layer.chainId, layer.diffId, layer.parent ?? null, layer.size);
-    // The ID is the hash of the config, so an existing row already describes this image.
+    // The ID is the hash of the config, so an existing row already describes this image; a
+    // pull of it replaces the manifest with the registry's, which a push must reproduce.
     db.prepare(
-      'INSERT OR IGNORE INTO images (id, manifest_digest, created, size, layers) VALUES (?, ?, ?, ?, ?)',
-    ).run(id, manifestDigest, config.created ?? new Date(0).toISOString(), size, JSON.stringify(layers.map((layer) => layer.chainId)));
+      `INSERT INTO images (id, manifest_digest, created, size, layers) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET manifest_digest = excluded.manifest_digest WHERE ?`,
+    ).run(id, manifestDigest, config.created ?? new Date(0).toISOString(), size, JSON.stringify(layers.map((layer) => layer.chainId)), options.manifest ? 1 : 0);
     const tag = db.prepare(
       'INSERT INTO tags (reference, image_id) VALUES (?, ?) ON CONFLICT (reference) DO UPDATE SET image_id = excluded.image_id',
     );
-    for (const reference of references) tag.run(referenceString(reference), id);
+    for (const reference of options.references ?? []) tag.run(referenceString(reference), id);
+    const repoDigest = db.prepare(
+      'INSERT INTO repo_digests (repository, digest, image_id) VALUES (?, ?, ?) ON CONFLICT (repository, digest) DO UPDATE SET image_id = excluded.image_id',
+    );
+    for (const { repository, digest } of options.repoDigests ?? []) repoDigest.run(repository, digest, id);
   }).immediate();
   return id;
+}
+
+function ociManifest(configDigest: string, configSize: number, layers: readonly StoredLayer[]): Buffer {
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_MANIFEST,
+    config: { mediaType: MEDIA_TYPE_CONFIG, digest: configDigest, size: configSize },
+    layers: layers.map((layer) => ({ mediaType: layer.mediaType, digest: layer.digest, size: layer.blobSize })),
+  };
+  return Buffer.from(JSON.stringify(manifest));
 }
 
 /**
@@ -101,18 +130,26 @@ export function storeImage(
 export function findImage(db: Db, paths: StorePaths, nameOrId: string): ImageRecord | undefined {
   const id = resolveImageId(db, nameOrId);
   if (id === undefined) return undefined;
-  const row = db.prepare('SELECT id, created, size, layers FROM images WHERE id = ?').get(id) as ImageRow;
+  const row = db.prepare('SELECT id, manifest_digest, created, size, layers FROM images WHERE id = ?').get(id) as ImageRow;
   const references = db
     .prepare('SELECT reference FROM tags WHERE image_id = ? ORDER BY reference')
     .pluck()
     .all(id) as string[];
+  const repoDigests = db
+    .prepare("SELECT repository || '@' || digest FROM repo_digests WHERE image_id = ? ORDER BY 1")
+    .pluck()
+    .all(id) as string[];
+  const chainIds = JSON.parse(row.layers) as string[];
   return {
     id,
     config: JSON.parse(readBlob(paths, id).toString('utf8')) as ImageConfig,
-    layerDirs: (JSON.parse(row.layers) as string[]).map((chainId) => layerDir(paths, chainId)),
+    layerDirs: chainIds.map((chainId) => layerDir(paths, chainId)),
     created: row.created,
     size: row.size,
     references,
+    repoDigests,
+    manifestDigest: row.manifest_digest,
+    chainIds,
   };
 }
 
@@ -139,7 +176,7 @@ function resolveImageId(db: Db, nameOrId: string): string | undefined {
   return matches[0];
 }
 
-function layerDir(paths: StorePaths, chainId: string): string {
+export function layerDir(paths: StorePaths, chainId: string): string {
   return join(paths.layers, chainId.slice('sha256:'.length), 'diff');
 }
 

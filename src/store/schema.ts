@@ -47,4 +47,13 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE containers ADD COLUMN run_id TEXT; -- the current run: its exit command names it
   `,
+  `
+  CREATE TABLE repo_digests (
+    repository TEXT NOT NULL,       -- normalized: docker.io/library/busybox
+    digest TEXT NOT NULL,           -- sha256:<hex> of the manifest as that registry serves it
+    image_id TEXT NOT NULL REFERENCES images(id),
+    PRIMARY KEY (repository, digest)
+  );
+  CREATE INDEX repo_digests_image ON repo_digests(image_id);
+  `,
 ];
