@@ -15,9 +15,12 @@ await build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  // Native addon: loaded from node_modules at run time.
-  external: ['better-sqlite3'],
+  // Loaded from node_modules at run time: a native addon, and tar-stream, whose pax codec
+  // src/image/tar-pax.ts replaces inside the package's own module instance.
+  external: ['better-sqlite3', 'tar-stream'],
   sourcemap: 'linked',
+  // src/util/install-root.ts reads import.meta only where __dirname is missing (ESM under tsx).
+  logOverride: { 'empty-import-meta': 'silent' },
   logLevel: 'warning',
 });
 

@@ -47,7 +47,7 @@ test("Docker's defaults: capabilities, masked paths, limits, mounts by depth", (
       resources: { memory: 20 * 1024 * 1024, cpus: 0.5, pidsLimit: 0 },
     }),
     image: {},
-    layerDirs: ['/layers/base', '/layers/top'],
+    layerDirs: [`/store/layers/${'a'.repeat(64)}/diff`, `/store/layers/${'b'.repeat(64)}/diff`],
     user: { uid: 0, gid: 0, additionalGids: [], home: '/root' },
     bundleDir: '/bundle',
     hostname: 'cccccccccccc',
@@ -70,7 +70,8 @@ test("Docker's defaults: capabilities, masked paths, limits, mounts by depth", (
   assert.deepEqual(spec.mounts.find((m) => m.destination === '/a/b')?.options, ['rbind', 'rprivate', 'ro']);
   assert.equal(
     spec.annotations?.['io.whalebox.rootfs.overlay'],
-    'lowerdir=/layers/top:/layers/base,upperdir=/bundle/diff,workdir=/bundle/work,volatile',
+    `lowerdir=l/${'b'.repeat(12)}:l/${'a'.repeat(12)},upperdir=/bundle/diff,workdir=/bundle/work,volatile`,
   );
+  assert.equal(spec.annotations?.['io.whalebox.rootfs.overlay.lowerbase'], '/store/layers');
   assert.deepEqual(spec.linux.namespaces.map((n) => n.type), ['pid', 'ipc', 'uts', 'mount', 'cgroup', 'network']);
 });

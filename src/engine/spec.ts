@@ -2,7 +2,8 @@ import { join, posix } from 'node:path';
 import { WhaleboxError } from '../util/errors.js';
 import { DOCKER_DEFAULT_CAPABILITIES } from '../runtime/capabilities.js';
 import type { LinuxNamespace, LinuxResources, Mount, Spec } from '../runtime/oci-spec.js';
-import { OVERLAY_ANNOTATION } from '../runtime/plan.js';
+import { OVERLAY_ANNOTATION, OVERLAY_LOWER_BASE_ANNOTATION } from '../runtime/plan.js';
+import { layerLinkOf } from '../image/layer-links.js';
 import type { ContainerConfig, Resources } from './container-config.js';
 import type { ResolvedUser } from './image-user.js';
 
@@ -150,8 +151,10 @@ export function buildSpec(input: SpecInput): Spec {
   const namespaces: LinuxNamespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
   if (config.network !== 'host') namespaces.push({ type: 'network' });
 
-  const lower = [...input.layerDirs].reverse().join(':');
-  const overlay = [`lowerdir=${lower}`, `upperdir=${join(input.bundleDir, 'diff')}`, `workdir=${join(input.bundleDir, 'work')}`];
+  // Short relative names (layers/l/…), resolved from the layers directory: full paths of 100+
+  // layers would overflow the page that mount(2) takes for options.
+  const lower = [...input.layerDirs].reverse().map(layerLinkOf);
+  const overlay = [`lowerdir=${lower.map(({ link }) => link).join(':')}`, `upperdir=${join(input.bundleDir, 'diff')}`, `workdir=${join(input.bundleDir, 'work')}`];
   // volatile skips the syncfs at unmount; safe only when the upper dir is thrown away.
   if (config.autoRemove) overlay.push('volatile');
 
@@ -181,6 +184,6 @@ export function buildSpec(input: SpecInput): Spec {
       readonlyPaths: READONLY_PATHS,
       rootfsPropagation: 'rprivate',
     },
-    annotations: { [OVERLAY_ANNOTATION]: overlay.join(',') },
+    annotations: { [OVERLAY_ANNOTATION]: overlay.join(','), [OVERLAY_LOWER_BASE_ANNOTATION]: lower[0]?.layersDir ?? '/' },
   };
 }

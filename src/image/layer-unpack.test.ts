@@ -6,9 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
+import { spawnSync } from 'node:child_process';
 import { pack, type Header } from 'tar-stream';
 import { WhaleboxError } from '../util/errors.js';
+import { fsOps } from '../native/fsops.js';
 import { unpackLayer } from './layer-unpack.js';
+import { installPaxCodec, xattrText } from './tar-pax.js';
 
 type Entry = Partial<Header> & { name: string; content?: string };
 
@@ -63,7 +66,8 @@ test(
     assert.equal(layer.chainId, layer.diffId);
     assert.deepEqual(Buffer.concat(teed), tar);
     assert.equal(layer.dir, join(layers, layer.diffId.slice(7), 'diff'));
-    assert.deepEqual(readdirSync(layers), [layer.diffId.slice(7)]);
+    assert.deepEqual(readdirSync(layers), [layer.diffId.slice(7), 'l']);
+    assert.equal(readlinkSync(join(layers, 'l', layer.diffId.slice(7, 19))), `../${layer.diffId.slice(7)}/diff`);
     assert.equal(layer.newestMtime.getTime(), 1_700_000_000_000);
     // Bytes of the files and symlink targets left in the tree (hard links count once).
     assert.equal(layer.size, 10 + 5 + '/usr/local/bin/tool'.length + 'elsewhere'.length + 'now a file'.length);
@@ -103,7 +107,7 @@ test(
     const gzipped = await unpackLayer(Readable.from(chunks, { objectMode: false }), layers);
     assert.equal(gzipped.diffId, plain.diffId);
     assert.equal(gzipped.dir, plain.dir);
-    assert.deepEqual(readdirSync(layers), [plain.diffId.slice(7)]);
+    assert.deepEqual(readdirSync(layers), [plain.diffId.slice(7), 'l']);
   }),
 );
 
@@ -150,12 +154,11 @@ const refused: Array<[string, Entry[], RegExp]> = [
     /its parent "evil" is a symbolic link/,
   ],
   [
-    'a device node',
-    [{ name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3 }],
-    /^layer contains a device node \(dev\/null\); not supported yet$/,
+    'an overlay xattr',
+    [{ name: 'dir', type: 'directory', pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y' } }],
+    /it sets trusted.overlay.opaque, which belongs to overlayfs/,
   ],
-  ['a fifo', [{ name: 'pipe', type: 'fifo' }], /^layer contains a fifo \(pipe\); not supported yet$/],
-  ['a whiteout', [{ name: 'etc/.wh.passwd', content: '' }], /^layer contains a whiteout \(etc\/.wh.passwd\); not supported yet$/],
+  ['a whiteout of ..', [{ name: 'etc/.wh...', content: '' }], /invalid whiteout/],
 ];
 
 for (const [what, entries, message] of refused) {
@@ -190,8 +193,8 @@ test(
       [gz.subarray(0, gz.length - 10), /^failed to unpack layer: unexpected end of file$/],
       [tar.subarray(0, 5000), /^failed to unpack layer: Unexpected end of data$/],
       [Buffer.from('not a tar at all\n'.repeat(64)), /^failed to unpack layer: Invalid tar header/],
-      [Buffer.concat([Buffer.from('BZh9'), tar]), /^bzip2-compressed layers are not supported yet/],
-      [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0]), /^zstd-compressed layers are not supported yet/],
+      [Buffer.concat([Buffer.from('BZh9'), tar]), /^bzip2-compressed layers are not supported/],
+      [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0]), /^failed to unpack layer: invalid zstd data/],
     ];
     for (const [input, message] of cases) {
       await assert.rejects(
@@ -247,5 +250,74 @@ test(
     assert.deepEqual(readdirSync(empty.dir), []);
     await assert.rejects(unpackLayer(Readable.from([Buffer.from('abc')], { objectMode: false }), layers), /Unexpected end of data/);
     await assert.rejects(unpackLayer(Readable.from([Buffer.from([0x1f, 0x8b])], { objectMode: false }), layers), /unexpected end of file/);
+  }),
+);
+
+test(
+  'whiteouts, opaque directories, device nodes, fifos and xattrs take overlayfs form',
+  withTempDir(async (dir) => {
+    installPaxCodec();
+    // vfs_cap_data v2, effective: CAP_NET_RAW and CAP_SETFCAP permitted (0x80: not UTF-8).
+    const capability = Buffer.from([0x01, 0, 0, 0x02, 0x00, 0x20, 0x00, 0x80, ...Array(12).fill(0)]);
+    const tar = await makeTar([
+      { name: 'etc', type: 'directory', mode: 0o755 },
+      { name: 'etc/.wh.passwd', content: '' },
+      { name: 'opt', type: 'directory', mode: 0o711 },
+      { name: 'opt/.wh..wh..opq', content: '' },
+      { name: 'opt/kept', content: 'k' },
+      { name: '.wh..wh.plnk', type: 'directory' },
+      { name: 'dev', type: 'directory', mode: 0o755 },
+      { name: 'dev/sda', type: 'block-device', devmajor: 8, devminor: 0, mode: 0o660, gid: 6 },
+      { name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 },
+      { name: 'pipe', type: 'fifo', mode: 0o640 },
+      { name: 'ping', content: 'elf', mode: 0o755, pax: { 'SCHILY.xattr.security.capability': xattrText(capability), 'SCHILY.xattr.user.note': xattrText(Buffer.from('héllo')) } },
+    ]);
+    const layer = await unpackLayer(Readable.from([tar]), join(dir, 'layers'));
+    const at = (path: string) => lstatSync(join(layer.dir, path));
+    assert.ok(at('etc/passwd').isCharacterDevice());
+    assert.equal(at('etc/passwd').rdev, 0);
+    assert.ok(!existsSync(join(layer.dir, 'etc/.wh.passwd')));
+    assert.deepEqual(fsOps().lgetxattr(join(layer.dir, 'opt'), 'trusted.overlay.opaque'), Buffer.from('y'));
+    assert.equal(at('opt').mode & 0o7777, 0o711);
+    assert.deepEqual(readdirSync(join(layer.dir, 'opt')), ['kept']);
+    assert.ok(!existsSync(join(layer.dir, '.wh..wh.plnk')));
+    assert.ok(at('dev/sda').isBlockDevice());
+    assert.equal(at('dev/sda').rdev, (8 << 8) | 0);
+    assert.equal(at('dev/sda').mode & 0o7777, 0o660);
+    assert.equal(at('dev/sda').gid, 6);
+    assert.ok(at('dev/null').isCharacterDevice());
+    assert.equal(at('dev/null').rdev, (1 << 8) | 3);
+    assert.ok(at('pipe').isFIFO());
+    assert.equal(at('pipe').mode & 0o7777, 0o640);
+    assert.deepEqual(fsOps().lgetxattr(join(layer.dir, 'ping'), 'security.capability'), capability);
+    assert.equal(fsOps().lgetxattr(join(layer.dir, 'ping'), 'user.note')?.toString(), 'héllo');
+  }),
+);
+
+test(
+  'zstd layers unpack to the diff ID of the plain tar',
+  withTempDir(async (dir) => {
+    const tar = await makeTar([{ name: 'a', content: 'zstd '.repeat(10_000) }]);
+    const zstd = spawnSync('zstd', ['-q', '-c'], { input: tar });
+    assert.equal(zstd.status, 0, 'the zstd tool (Debian package zstd) makes the test input');
+    const layer = await unpackLayer(Readable.from([zstd.stdout]), join(dir, 'layers'));
+    assert.equal(layer.diffId, sha256(tar));
+    assert.equal(readFileSync(join(layer.dir, 'a'), 'utf8'), 'zstd '.repeat(10_000));
+    const truncated = zstd.stdout.subarray(0, zstd.stdout.length - 8);
+    await assert.rejects(unpackLayer(Readable.from([truncated]), join(dir, 'other')), /failed to unpack layer/);
+    assert.deepEqual(readdirSync(join(dir, 'other')), []);
+  }),
+);
+
+test(
+  'a layer whose content differs from the promised diff ID is not stored',
+  withTempDir(async (dir) => {
+    const tar = await makeTar([{ name: 'a', content: 'a' }]);
+    const layers = join(dir, 'layers');
+    await assert.rejects(
+      unpackLayer(Readable.from([tar]), layers, { expectedDiffId: sha256('something else') }),
+      /does not match the image config/,
+    );
+    assert.deepEqual(readdirSync(layers), []);
   }),
 );

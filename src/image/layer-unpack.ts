@@ -24,11 +24,20 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { Decompress as ZstdDecompress } from 'fzstd';
 import { extract as tarExtract, type Header } from 'tar-stream';
+import { fsOps } from '../native/fsops.js';
 import { errnoCode, WhaleboxError } from '../util/errors.js';
+import { ensureLayerLink } from './layer-links.js';
+import { installPaxCodec, XATTR_PREFIX, xattrValue } from './tar-pax.js';
 
 /**
- * Unpacks an image layer (a tar, plain or gzip) into its own directory, layers/<chain>/diff.
+ * Unpacks an image layer (a tar: plain, gzip or zstd) into its own directory,
+ * layers/<chain>/diff, in overlayfs's format: a whiteout (`.wh.NAME`) becomes a character
+ * device 0/0 named NAME, an opaque marker (`.wh..wh..opq`) the xattr trusted.overlay.opaque=y
+ * on its directory. Device nodes, fifos and xattrs (pax SCHILY.xattr.*) are kept, through the
+ * fsops addon. Each layer also gets a short name, layers/l/<12 hex> -> ../<hex>/diff, so that
+ * an overlay of 100+ layers still fits in one page of mount options.
  *
  * Layers are untrusted input. Every entry is written relative to the layer root, and the
  * unpacker never lets a path resolve outside it: names with `..` or a leading `/` are refused,
@@ -55,14 +64,22 @@ export interface UnpackOptions {
   readonly parent?: string;
   /** Receives the uncompressed tar bytes in order, e.g. to store the layer blob. */
   readonly tee?: (chunk: Buffer) => void;
+  /** The diff ID the image config promises: a layer that hashes otherwise is refused, unstored. */
+  readonly expectedDiffId?: string;
 }
 
+/** The overlay's trusted xattrs belong to the unpacker: a layer that sets them could fake opacity or redirects. */
+const OVERLAY_XATTR = /^trusted\.overlay\./;
+const OPAQUE_XATTR = 'trusted.overlay.opaque';
+const WHITEOUT_PREFIX = '.wh.';
+const OPAQUE_MARKER = '.wh..wh..opq';
 export async function unpackLayer(
   input: Readable,
   layersDir: string,
   options: UnpackOptions = {},
 ): Promise<UnpackedLayer> {
   mkdirSync(layersDir, { recursive: true });
+  installPaxCodec();
   // The digest is known only at the end, so unpack under a temporary name and rename the whole
   // layer directory into place: a failed or truncated tar never leaves a layer behind.
   const temp = join(layersDir, `tmp-${randomBytes(8).toString('hex')}`);
@@ -92,6 +109,9 @@ export async function unpackLayer(
     writer.finish();
 
     const diffId = `sha256:${hash.digest('hex')}`;
+    if (options.expectedDiffId !== undefined && options.expectedDiffId !== diffId) {
+      throw new WhaleboxError(`layer content does not match the image config: expected diff ID ${options.expectedDiffId}, got ${diffId}`);
+    }
     const chainId =
       options.parent === undefined
         ? diffId
@@ -104,6 +124,7 @@ export async function unpackLayer(
       if (errnoCode(err) !== 'ENOTEMPTY' && errnoCode(err) !== 'EEXIST') throw err;
       removeQuietly(temp);
     }
+    ensureLayerLink(layersDir, chainId);
     return { diffId, chainId, dir: join(final, 'diff'), size: writer.size, newestMtime: writer.newestMtime };
   } catch (err) {
     removeQuietly(temp);
@@ -121,27 +142,56 @@ function removeQuietly(dir: string): void {
   }
 }
 
-const COMPRESSIONS: ReadonlyArray<{ name: string; magic: Buffer }> = [
+const UNSUPPORTED: ReadonlyArray<{ name: string; magic: Buffer }> = [
   { name: 'bzip2', magic: Buffer.from('BZh') },
   { name: 'xz', magic: Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) },
-  { name: 'zstd', magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]) },
 ];
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 const SNIFF_BYTES = 6;
 
 /**
  * Reads the first bytes to recognise the compression (as Docker's DecompressStream does) and
  * returns the pipeline stages that yield the plain tar.
  */
-async function decompress(input: Readable): Promise<Array<Readable | Transform>> {
+export async function decompress(input: Readable): Promise<Array<Readable | Transform>> {
   const head = await peek(input, SNIFF_BYTES);
-  for (const { name, magic } of COMPRESSIONS) {
-    if (head.subarray(0, magic.length).equals(magic)) {
+  const starts = (magic: Buffer): boolean => head.subarray(0, magic.length).equals(magic);
+  for (const { name, magic } of UNSUPPORTED) {
+    if (starts(magic)) {
       input.destroy();
-      throw new WhaleboxError(`${name}-compressed layers are not supported yet (use a plain or gzip tar)`);
+      throw new WhaleboxError(`${name}-compressed layers are not supported (use a plain, gzip or zstd tar)`);
     }
   }
-  return head.subarray(0, GZIP_MAGIC.length).equals(GZIP_MAGIC) ? [input, createGunzip()] : [input];
+  if (starts(GZIP_MAGIC)) return [input, createGunzip()];
+  if (starts(ZSTD_MAGIC)) return [input, zstdDecoder()];
+  return [input];
+}
+
+/** fzstd's push-style decoder as a stream stage; a truncated frame is an error at the end. */
+function zstdDecoder(): Transform {
+  let push: ((chunk: Uint8Array) => void) | undefined;
+  const decoder = new ZstdDecompress((chunk) => push?.(chunk));
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      push = (data) => this.push(Buffer.from(data.buffer, data.byteOffset, data.length));
+      try {
+        decoder.push(chunk);
+        callback();
+      } catch (err) {
+        callback(new Error(`invalid zstd data: ${(err as Error).message}`));
+      }
+    },
+    flush(callback) {
+      push = (data) => this.push(Buffer.from(data.buffer, data.byteOffset, data.length));
+      try {
+        decoder.push(new Uint8Array(0), true);
+        callback();
+      } catch (err) {
+        callback(new Error(`invalid zstd data: ${(err as Error).message}`));
+      }
+    },
+  });
 }
 
 /**
@@ -177,6 +227,12 @@ interface Metadata {
   mtime: number;
 }
 
+const NODE_TYPES = {
+  'character-device': constants.S_IFCHR,
+  'block-device': constants.S_IFBLK,
+  fifo: constants.S_IFIFO,
+} as const;
+
 class EntryRefused extends WhaleboxError {
   constructor(name: string, reason: string) {
     super(`refusing layer entry "${name}": ${reason}`);
@@ -202,39 +258,92 @@ class LayerWriter {
     const name = header.name;
     const path = relativePath(name, name);
     const base = path.slice(path.lastIndexOf('/') + 1);
-    if (base.startsWith('.wh.')) {
-      throw new WhaleboxError(`layer contains a whiteout (${name}); not supported yet`);
-    }
     const metadata = readMetadata(header);
     this.newest = Math.max(this.newest, metadata.mtime);
-    if (path === '' && header.type !== 'directory') throw new EntryRefused(name, 'only a directory can be the layer root');
-
-    switch (header.type) {
-      case 'directory':
-        this.directory(name, path, metadata);
-        break;
-      case 'file':
-      case 'contiguous-file':
-        await this.file(name, path, metadata, data);
-        this.size += header.size ?? 0;
-        return;
-      case 'symlink':
-        this.symlink(name, path, header.linkname ?? '', metadata);
-        this.size += Buffer.byteLength(header.linkname ?? '');
-        break;
-      case 'link':
-        this.hardLink(name, path, header.linkname ?? '');
-        break;
-      case 'character-device':
-      case 'block-device':
-        throw new WhaleboxError(`layer contains a device node (${name}); not supported yet`);
-      case 'fifo':
-        throw new WhaleboxError(`layer contains a fifo (${name}); not supported yet`);
-      default:
-        throw new EntryRefused(name, 'unsupported tar entry type');
+    if (base.startsWith(WHITEOUT_PREFIX)) {
+      this.whiteout(name, path, base, metadata);
+    } else {
+      if (path === '' && header.type !== 'directory') throw new EntryRefused(name, 'only a directory can be the layer root');
+      if (await this.entry(header, path, metadata, data)) return;
+      this.setXattrs(name, path, header);
     }
     // Entries other than files normally carry no data; whatever they carry is skipped.
     for await (const _chunk of data);
+  }
+
+  /** Writes one entry; true when it consumed `data` (a file, whose xattrs it has set too). */
+  private async entry(header: Header, path: string, metadata: Metadata, data: AsyncIterable<Uint8Array>): Promise<boolean> {
+    const name = header.name;
+    switch (header.type) {
+      case 'directory':
+        this.directory(name, path, metadata);
+        return false;
+      case 'file':
+      case 'contiguous-file':
+        await this.file(name, path, metadata, data);
+        this.setXattrs(name, path, header);
+        this.size += header.size ?? 0;
+        return true;
+      case 'symlink':
+        this.symlink(name, path, header.linkname ?? '', metadata);
+        this.size += Buffer.byteLength(header.linkname ?? '');
+        return false;
+      case 'link':
+        this.hardLink(name, path, header.linkname ?? '');
+        return false;
+      case 'character-device':
+      case 'block-device':
+      case 'fifo':
+        this.node(name, path, NODE_TYPES[header.type], metadata, header.devmajor ?? 0, header.devminor ?? 0);
+        return false;
+      default:
+        throw new EntryRefused(name, 'unsupported tar entry type');
+    }
+  }
+
+  /**
+   * `.wh.NAME` hides NAME of the layers below: a character device 0/0 in overlayfs.
+   * `.wh..wh..opq` hides everything below its directory: the opaque xattr on it. Other
+   * `.wh..wh.*` names are aufs bookkeeping (hard-link directories), with nothing to apply.
+   */
+  private whiteout(name: string, path: string, base: string, metadata: Metadata): void {
+    const parent = path.slice(0, Math.max(0, path.length - base.length - 1));
+    if (base === OPAQUE_MARKER) {
+      this.parents(name, path, true);
+      fsOps().lsetxattr(join(this.root, parent), OPAQUE_XATTR, Buffer.from('y'));
+      return;
+    }
+    if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return;
+    const hidden = base.slice(WHITEOUT_PREFIX.length);
+    if (hidden === '' || hidden === '.' || hidden === '..') throw new EntryRefused(name, 'invalid whiteout');
+    this.node(name, parent === '' ? hidden : `${parent}/${hidden}`, constants.S_IFCHR, { ...metadata, mode: 0 }, 0, 0);
+  }
+
+  /** A device node or fifo (a whiteout is a character device 0/0). */
+  private node(name: string, path: string, type: number, metadata: Metadata, major: number, minor: number): void {
+    this.parents(name, path, true);
+    this.replace(path, false);
+    const target = join(this.root, path);
+    fsOps().mknod(target, type | 0o600, major, minor);
+    lchownSync(target, metadata.uid, metadata.gid);
+    // chmod follows symlinks; this is the node just made, and chmod never opens it.
+    chmodSync(target, metadata.mode);
+    lutimesSync(target, metadata.mtime, metadata.mtime);
+  }
+
+  /** Applies the entry's pax SCHILY.xattr.* records, except the overlay's own. */
+  private setXattrs(name: string, path: string, header: Header): void {
+    for (const [key, value] of Object.entries((header.pax ?? {}) as Record<string, string>)) {
+      if (!key.startsWith(XATTR_PREFIX)) continue;
+      const attribute = key.slice(XATTR_PREFIX.length);
+      if (OVERLAY_XATTR.test(attribute)) throw new EntryRefused(name, `it sets ${attribute}, which belongs to overlayfs`);
+      try {
+        fsOps().lsetxattr(join(this.root, path), attribute, xattrValue(value));
+      } catch (err) {
+        // As Docker: an attribute this file system cannot hold (security.selinux without SELinux) is dropped.
+        if (errnoCode(err) !== 'ENOTSUP') throw err;
+      }
+    }
   }
 
   /** Sets the directories' owners, modes and times, deepest first, now that nothing is written into them. */

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { installRoot } from '../util/install-root.js';
 
 /**
  * The file-system calls Node.js lacks, from native/fsops.node (a Node-API addon built with the
@@ -19,13 +19,7 @@ export interface FsOps {
 let loaded: FsOps | undefined;
 
 export function fsOps(): FsOps {
-  loaded ??= createRequire(__filename)(addonPath()) as FsOps;
+  const root = installRoot();
+  loaded ??= createRequire(join(root, 'package.json'))(join(root, 'native', 'fsops.node')) as FsOps;
   return loaded;
-}
-
-/** The bundle runs from dist/, sources (under tsx) from src/native/: native/ is beside either root. */
-function addonPath(): string {
-  if (process.env.WHALEBOX_FSOPS) return process.env.WHALEBOX_FSOPS;
-  const candidates = [join(__dirname, '..', 'native', 'fsops.node'), join(__dirname, '..', '..', 'native', 'fsops.node')];
-  return candidates.find((path) => existsSync(path)) ?? candidates[0]!;
 }

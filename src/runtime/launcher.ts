@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { encodePlan, ReportDecoder, type PlanRecord } from './shim-protocol.js';
+import { installRoot } from '../util/install-root.js';
 
 /** One reported step: what it was, how it ended, how long it took in the shim. */
 export interface StepReport {
@@ -47,7 +48,7 @@ export interface LaunchOptions {
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 function shimPath(): string {
-  return process.env.WHALEBOX_SHIM ?? join(__dirname, '..', 'native', 'whalebox-shim');
+  return process.env.WHALEBOX_SHIM ?? join(installRoot(), 'native', 'whalebox-shim');
 }
 
 /** Runs the shim with a plan and collects its reports. */

@@ -8,6 +8,8 @@ import type { Cgroup, CgroupFsMount } from './cgroups/index.js';
 
 /** Annotation naming the overlay that forms the root filesystem (see docs/DESIGN.md). */
 export const OVERLAY_ANNOTATION = 'io.whalebox.rootfs.overlay';
+/** Annotation naming the directory that the overlay's relative lowerdir names start from. */
+export const OVERLAY_LOWER_BASE_ANNOTATION = 'io.whalebox.rootfs.overlay.lowerbase';
 
 const CLONE_NEW: Record<string, number> = {
   mount: 0x00020000,
@@ -84,6 +86,8 @@ export function buildPlan(input: PlanInput): PlanRecord[] {
 
   const rootfs = isAbsolute(spec.root.path) ? spec.root.path : join(input.bundleDir, spec.root.path);
   const overlay = spec.annotations?.[OVERLAY_ANNOTATION];
+  const lowerBase = spec.annotations?.[OVERLAY_LOWER_BASE_ANNOTATION];
+  if (overlay && lowerBase) add('chdir', [lowerBase], 'enter the layer directory (relative lower dirs)');
   if (overlay) add('mount', ['overlay', rootfs, 'overlay', 0, overlay], 'mount the overlay root filesystem');
   else add('mount', [rootfs, rootfs, '', MS.BIND | MS.REC, ''], 'bind the root filesystem');
   add('rootfs', [rootfs], 'open the root filesystem');
