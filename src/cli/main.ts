@@ -13,6 +13,11 @@ function buildProgram(): Command {
     .option('--root <dir>', 'persistent state directory (env WHALEBOX_ROOT)')
     .option('--run-root <dir>', 'volatile state directory (env WHALEBOX_RUN_ROOT)')
     .option('--cgroup-parent <path>', 'cgroup holding new containers (env WHALEBOX_CGROUP_PARENT; default whalebox)')
+    .option(
+      '--insecure-registry <host>',
+      'registry to reach over plain HTTP when HTTPS fails; repeatable (env WHALEBOX_INSECURE_REGISTRIES, comma-separated)',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
     .enablePositionalOptions()
     .showHelpAfterError(false)
     .exitOverride()

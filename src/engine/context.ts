@@ -7,6 +7,8 @@ export interface Context {
   readonly paths: StorePaths;
   /** The cgroup under which new containers' cgroups are made. */
   readonly cgroupParent: string;
+  /** Registries (host[:port]) reached over plain HTTP when HTTPS fails, besides loopback ones. */
+  readonly insecureRegistries: readonly string[];
   db(): Db;
   /**
    * Opens the database only if the store exists, for work that must never recreate a store
@@ -21,6 +23,7 @@ export interface GlobalOptions {
   root?: string;
   runRoot?: string;
   cgroupParent?: string;
+  insecureRegistry?: string[];
 }
 
 export function createContext(options: GlobalOptions): Context {
@@ -32,6 +35,7 @@ export function createContext(options: GlobalOptions): Context {
   return {
     paths,
     cgroupParent: options.cgroupParent ?? process.env.WHALEBOX_CGROUP_PARENT ?? 'whalebox',
+    insecureRegistries: options.insecureRegistry ?? (process.env.WHALEBOX_INSECURE_REGISTRIES ?? '').split(',').filter(Boolean),
     db: () => (db ??= openDatabase(paths.database)),
     openExisting: () => {
       try {

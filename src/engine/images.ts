@@ -79,7 +79,7 @@ function openSource(source: string): Readable {
 }
 
 /** Go's RFC3339Nano, as Docker writes times: no fractional part when it is zero. */
-function rfc3339(date: Date): string {
+export function rfc3339(date: Date): string {
   return date.toISOString().replace(/\.?0+Z$/, 'Z');
 }
 
