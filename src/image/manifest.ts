@@ -44,7 +44,7 @@ export function parseManifest(bytes: Buffer, mediaType: string): ParsedManifest 
     throw new WhaleboxError('invalid manifest: not JSON', 1);
   }
   const type = doc.mediaType ?? mediaType.split(';')[0]!.trim();
-  if (doc.schemaVersion === 1 || /manifest\.v1\+/.test(type)) {
+  if (doc.schemaVersion === 1 || /distribution\.manifest\.v1\+/.test(type)) {
     throw new WhaleboxError('unsupported manifest: Docker image format v1 (schema 1) is deprecated; push the image again with a current tool', 1);
   }
   if (Array.isArray(doc.manifests)) return { kind: 'index', manifests: doc.manifests.filter(isDescriptor) };
