@@ -1,3 +1,5 @@
+import { compileFormat } from './go-template.js';
+
 /**
  * Output helpers that reproduce what the docker CLI prints, so that scripts parsing `docker`
  * output work unchanged: go-units' HumanSize and HumanDuration, and text/tabwriter tables.
@@ -119,4 +121,35 @@ export function formatTable(rows: readonly (readonly string[])[], minWidth = 10)
 /** tabwriter counts UTF-8 code points, not UTF-16 units. */
 function displayWidth(text: string): number {
   return [...text].length;
+}
+
+/** Docker's ellipsis: cut to `max` characters with "…" as the last one. */
+export function ellipsis(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+/** Go's `time.Time.String()` of a UTC time, as `--format '{{.CreatedAt}}'` prints it. */
+export function goTime(iso: string): string {
+  return new Date(iso).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC');
+}
+
+/**
+ * Prints list entries (objects with Docker's `--format` field names) as the docker CLI does:
+ * `json` prints one object a line; a Go template one line an entry, and a `table` template
+ * (`defaultTable` when no format or just `table` is given) a header row from `headers` and
+ * tabwriter columns.
+ */
+export function printEntries(entries: readonly object[], format: string | undefined, defaultTable: string, headers: Record<string, string>): void {
+  if (format === 'json') {
+    process.stdout.write(entries.map((entry) => `${JSON.stringify(entry)}\n`).join(''));
+    return;
+  }
+  const compiled = compileFormat(format && format !== 'table' ? format : defaultTable);
+  const lines = entries.map((entry) => compiled.render(entry));
+  if (!compiled.table) {
+    process.stdout.write(lines.map((line) => `${line}\n`).join(''));
+    return;
+  }
+  process.stdout.write(formatTable([compiled.header(headers), ...lines].map((line) => line.split('\t'))));
 }

@@ -7,8 +7,7 @@ import { bundleDir, containerTable, parseConfig, refreshContainer } from '../eng
 import { commandLine, treeSize } from '../engine/container-view.js';
 import { findImage } from '../image/image-store.js';
 import type { ContainerRow } from '../store/containers.js';
-import { formatTable, humanDuration, humanSize } from './format.js';
-import { compileFormat } from './go-template.js';
+import { ellipsis, goTime, humanDuration, humanSize, printEntries } from './format.js';
 
 interface PsFlags {
   all?: boolean;
@@ -70,12 +69,6 @@ function statusText(row: ContainerRow, now: number): string {
   }
 }
 
-/** Docker's ellipsis: cut to `max` characters with "…" as the last one. */
-function ellipsis(text: string, max: number): string {
-  const chars = [...text];
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
-}
-
 type Filter = (row: ContainerRow) => boolean;
 
 function parseFilters(context: Context, filters: readonly string[]): Filter[] {
@@ -110,7 +103,8 @@ function parseFilters(context: Context, filters: readonly string[]): Filter[] {
   });
 }
 
-function entry(context: Context, row: ContainerRow, flags: PsFlags, now: number): PsEntry {
+/** A container as `ps` lists it; `system df -v` lists them too. */
+export function containerEntry(context: Context, row: ContainerRow, flags: Pick<PsFlags, 'size' | 'trunc'>, now: number): PsEntry {
   const config = parseConfig(row);
   const command = commandLine(config);
   const size = flags.size
@@ -120,7 +114,7 @@ function entry(context: Context, row: ContainerRow, flags: PsFlags, now: number)
     ID: flags.trunc === false ? row.id : row.id.slice(0, 12),
     Image: row.imageRef,
     Command: JSON.stringify(flags.trunc === false ? command : ellipsis(command, 20)),
-    CreatedAt: new Date(row.created).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC'),
+    CreatedAt: goTime(row.created),
     RunningFor: `${humanDuration(now - Date.parse(row.created))} ago`,
     Ports: '',
     State: row.status,
@@ -146,7 +140,7 @@ async function listContainers(context: Context, flags: PsFlags): Promise<PsEntry
     if (!all && row.status !== 'running' && row.status !== 'paused') continue;
     if (filters.every((matches) => matches(row))) rows.push(row);
   }
-  return rows.slice(0, limit ?? rows.length).map((row) => entry(context, row, flags, now));
+  return rows.slice(0, limit ?? rows.length).map((row) => containerEntry(context, row, flags, now));
 }
 
 export function define(command: Command, context: () => Context): void {
@@ -166,17 +160,7 @@ export function define(command: Command, context: () => Context): void {
         process.stdout.write(entries.map((e) => `${e.ID}\n`).join(''));
         return;
       }
-      if (flags.format === 'json') {
-        process.stdout.write(entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
-        return;
-      }
       const columns = ['ID', 'Image', 'Command', 'RunningFor', 'Status', 'Ports', 'Names', ...(flags.size ? ['Size'] : [])];
-      const format = compileFormat(flags.format && flags.format !== 'table' ? flags.format : `table ${columns.map((c) => `{{.${c}}}`).join('\t')}`);
-      const lines = entries.map((e) => format.render(e));
-      if (!format.table) {
-        process.stdout.write(lines.map((line) => `${line}\n`).join(''));
-        return;
-      }
-      process.stdout.write(formatTable([format.header(HEADERS), ...lines].map((line) => line.split('\t'))));
+      printEntries(entries, flags.format, `table ${columns.map((c) => `{{.${c}}}`).join('\t')}`, HEADERS);
     });
 }
