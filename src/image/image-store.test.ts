@@ -100,8 +100,8 @@ test(
     assert.equal(findImage(db, paths, 'app:1')?.id, second);
     assert.deepEqual(findImage(db, paths, first)?.references, []);
     assert.deepEqual(listImages(db), [
-      { id: second, created: '2024-06-01T00:00:00Z', size: 1000, references: ['docker.io/library/app:1', 'localhost:5000/app:latest'] },
-      { id: first, created: '2024-01-01T00:00:00Z', size: 1000, references: [] },
+      { id: second, created: '2024-06-01T00:00:00Z', size: 1000, references: ['docker.io/library/app:1', 'localhost:5000/app:latest'], repoDigests: [], chainIds: [BASE.chainId] },
+      { id: first, created: '2024-01-01T00:00:00Z', size: 1000, references: [], repoDigests: [], chainIds: [BASE.chainId] },
     ]);
   }),
 );

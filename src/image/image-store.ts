@@ -187,26 +187,32 @@ export interface ImageSummary {
   readonly size: number;
   /** Normalized references, sorted; empty for a dangling image. */
   readonly references: string[];
+  /** `docker.io/library/busybox@sha256:…`, sorted. */
+  readonly repoDigests: string[];
+  /** Chain IDs of the layers, base layer first. */
+  readonly chainIds: string[];
 }
 
 /** Every image, newest first (the order of `docker images`). */
 export function listImages(db: Db): ImageSummary[] {
   const rows = db
     .prepare(
-      `SELECT images.id, images.created, images.size, tags.reference
+      `SELECT images.id, images.created, images.size, images.layers, tags.reference
          FROM images LEFT JOIN tags ON tags.image_id = images.id
         ORDER BY tags.reference`,
     )
-    .all() as Array<{ id: string; created: string; size: number; reference: string | null }>;
+    .all() as Array<{ id: string; created: string; size: number; layers: string; reference: string | null }>;
   const images = new Map<string, ImageSummary>();
   for (const row of rows) {
     let image = images.get(row.id);
     if (image === undefined) {
-      image = { id: row.id, created: row.created, size: row.size, references: [] };
+      image = { id: row.id, created: row.created, size: row.size, references: [], repoDigests: [], chainIds: JSON.parse(row.layers) as string[] };
       images.set(row.id, image);
     }
     if (row.reference !== null) image.references.push(row.reference);
   }
+  const digests = db.prepare("SELECT image_id, repository || '@' || digest AS digest FROM repo_digests ORDER BY 2").all() as Array<{ image_id: string; digest: string }>;
+  for (const row of digests) images.get(row.image_id)?.repoDigests.push(row.digest);
   // Sorted here rather than in SQL: RFC 3339 strings with offsets or fractions do not sort as text.
   return [...images.values()].sort(
     (a, b) => Date.parse(b.created) - Date.parse(a.created) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
