@@ -26,8 +26,9 @@ export async function pruneContainers(context: Context): Promise<PruneReport> {
 }
 
 /**
- * What crashes leave behind, found and removed: container directories without a record, and
- * the temporary directories of interrupted imports. Running containers are left alone.
+ * What crashes leave behind, found and removed: container directories without a record, the
+ * temporary directories of interrupted imports, and the trash of interrupted image deletions.
+ * Running containers are left alone.
  */
 export function removeOrphans(context: Context): string[] {
   const removed: string[] = [];
@@ -44,7 +45,7 @@ export function removeOrphans(context: Context): string[] {
     }
   };
   for (const id of entries(context.paths.containers)) if (!known.has(id)) remove(join(context.paths.containers, id));
-  for (const name of entries(context.paths.layers)) if (name.startsWith('tmp-')) remove(join(context.paths.layers, name));
+  for (const name of entries(context.paths.layers)) if (name.startsWith('tmp-') || name.startsWith('trash-')) remove(join(context.paths.layers, name));
   const staging = dirname(context.paths.blobs);
   for (const name of entries(staging)) if (name.startsWith('.tmp-')) remove(join(staging, name));
   return removed;

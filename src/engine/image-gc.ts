@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto';
+import { renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { readBlob } from '../image/content-store.js';
+import type { ImageManifest } from '../image/oci-image.js';
+import type { Db } from '../store/database.js';
+import { blobPath, type StorePaths } from '../store/paths.js';
+import { errnoCode } from '../util/errors.js';
+
+/** What one image holds in the store: its layers (chain IDs) and its blobs. */
+export interface ImageContent {
+  readonly layers: readonly string[];
+  /** The config, the manifest, and the blobs the manifest lists. */
+  readonly blobs: readonly string[];
+}
+
+/**
+ * What deleting `doomed` frees: its layers and blobs that no remaining image references. Only
+ * what the doomed images name is ever a candidate, so content a concurrent pull has stored but
+ * not yet recorded is never touched (no sweep of the whole store).
+ */
+export function unreferenced(
+  doomed: readonly ImageContent[],
+  remaining: readonly ImageContent[],
+): { layers: string[]; blobs: string[] } {
+  const keptLayers = new Set(remaining.flatMap((image) => image.layers));
+  const keptBlobs = new Set(remaining.flatMap((image) => image.blobs));
+  return {
+    layers: [...new Set(doomed.flatMap((image) => image.layers))].filter((layer) => !keptLayers.has(layer)),
+    blobs: [...new Set(doomed.flatMap((image) => image.blobs))].filter((blob) => !keptBlobs.has(blob)),
+  };
+}
+
+interface ContentRow {
+  id: string;
+  manifest_digest: string;
+  layers: string;
+}
+
+function imageContent(paths: StorePaths, row: ContentRow): ImageContent {
+  const blobs = [row.id, row.manifest_digest];
+  try {
+    const manifest = JSON.parse(readBlob(paths, row.manifest_digest).toString('utf8')) as ImageManifest;
+    blobs.push(manifest.config.digest, ...manifest.layers.map((layer) => layer.digest));
+  } catch {
+    // An unreadable manifest names nothing more; the image's own two blobs are still known.
+  }
+  return { layers: JSON.parse(row.layers) as string[], blobs };
+}
+
+/** The outcome of deleteImageRows; `finish` must run after the transaction commits. */
+export interface Collected {
+  /** Chain IDs of the layers removed. */
+  readonly layers: string[];
+  /** Bytes of those layers, unpacked. */
+  readonly reclaimed: number;
+  /** Removes the renamed layer directories and the freed blobs; never throws. */
+  finish(): void;
+}
+
+/**
+ * Deletes images (their tags, repo digests and rows) and then the layers and blobs only they
+ * referenced. Runs inside the caller's immediate transaction: the rows go in it, and each
+ * doomed layer directory is renamed to layers/trash-<random> in it too, so a reader never
+ * sees a layer row without its directory or a half-deleted directory. The slow part, removing
+ * the trash and the blobs, is `finish`, after the commit.
+ */
+export function deleteImageRows(db: Db, paths: StorePaths, ids: readonly string[]): Collected {
+  const select = db.prepare('SELECT id, manifest_digest, layers FROM images WHERE id = ?');
+  const doomed = ids.map((id) => select.get(id) as ContentRow | undefined).filter((row) => row !== undefined);
+  for (const statement of ['DELETE FROM tags WHERE image_id = ?', 'DELETE FROM repo_digests WHERE image_id = ?', 'DELETE FROM images WHERE id = ?']) {
+    const prepared = db.prepare(statement);
+    for (const row of doomed) prepared.run(row.id);
+  }
+  const remaining = db.prepare('SELECT id, manifest_digest, layers FROM images').all() as ContentRow[];
+  const freed = unreferenced(
+    doomed.map((row) => imageContent(paths, row)),
+    remaining.map((row) => imageContent(paths, row)),
+  );
+
+  const size = db.prepare('SELECT size FROM layers WHERE chain_id = ?').pluck();
+  const reclaimed = freed.layers.reduce((total, layer) => total + ((size.get(layer) as number | undefined) ?? 0), 0);
+  const deleteLayer = db.prepare('DELETE FROM layers WHERE chain_id = ?');
+  for (const layer of freed.layers) deleteLayer.run(layer);
+  const trash = moveToTrash(paths, freed.layers.map((layer) => layer.slice('sha256:'.length)));
+
+  return {
+    layers: freed.layers,
+    reclaimed,
+    finish() {
+      for (const path of [...trash, ...freed.blobs.map((blob) => blobPath(paths, blob))]) {
+        try {
+          rmSync(path, { recursive: true, force: true, maxRetries: 5 });
+        } catch {
+          // What is left is unreferenced: trash-* directories go at the next system prune.
+        }
+      }
+    },
+  };
+}
+
+/**
+ * Renames layers/<hex> to layers/trash-<random> and removes its short link layers/l/<12 hex>
+ * (absent in older stores). A directory already gone is skipped; any other failure puts back
+ * what was moved and throws, so the transaction rolls back with the disk unchanged.
+ */
+function moveToTrash(paths: StorePaths, hexes: readonly string[]): string[] {
+  const moved: Array<[from: string, to: string]> = [];
+  try {
+    for (const hex of hexes) {
+      const from = join(paths.layers, hex);
+      const to = join(paths.layers, `trash-${randomBytes(8).toString('hex')}`);
+      try {
+        renameSync(from, to);
+        moved.push([from, to]);
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') throw err;
+      }
+    }
+  } catch (err) {
+    for (const [from, to] of moved.reverse()) renameSync(to, from);
+    throw err;
+  }
+  for (const hex of hexes) rmSync(join(paths.layers, 'l', hex.slice(0, 12)), { force: true });
+  return moved.map(([, to]) => to);
+}
