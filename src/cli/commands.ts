@@ -1,24 +1,27 @@
 import type { Command } from 'commander';
 import type { Context } from '../engine/context.js';
 import { register as registerRun } from './run.js';
-import { register as registerImages } from './images.js';
+import { define as defineImages } from './images.js';
+import { define as defineHistory } from './history.js';
 import { register as registerImport } from './import.js';
 import { define as defineCleanup } from './cleanup.js';
 import { define as defineCp } from './cp.js';
 import { define as defineExec } from './exec.js';
-import { define as defineInspect } from './inspect.js';
+import { define as defineInspect, defineImageInspect } from './inspect.js';
 import { define as defineKill } from './kill.js';
 import { define as defineLogs } from './logs.js';
 import { definePause, defineUnpause } from './pause.js';
-import { defineContainerPrune, defineSystem } from './prune.js';
+import { defineContainerPrune, defineImagePrune, defineSystem } from './prune.js';
 import { define as definePs } from './ps.js';
 import { define as defineRename } from './rename.js';
 import { define as defineRestart } from './restart.js';
 import { define as defineRm } from './rm.js';
+import { define as defineRmi } from './rmi.js';
 import { define as defineStart } from './start.js';
 import { define as defineStats } from './stats.js';
 import { define as defineTop } from './top.js';
 import { define as defineStop } from './stop.js';
+import { define as defineTag } from './tag.js';
 import { define as defineWait } from './wait.js';
 
 type Define = (command: Command, context: () => Context) => void;
@@ -43,6 +46,19 @@ const CONTAINER_COMMANDS: [name: string, define: Define, groupName?: string, ali
   ['cp', defineCp],
 ];
 
+/**
+ * Image commands: under `whalebox image` (with aliases there), and top-level under the name
+ * Docker gives them there, if any (`whalebox rmi` is `whalebox image rm`).
+ */
+const IMAGE_COMMANDS: [groupName: string, define: Define, topName?: string, aliases?: string[]][] = [
+  ['ls', defineImages, 'images', ['list']],
+  ['rm', defineRmi, 'rmi', ['remove']],
+  ['tag', defineTag, 'tag'],
+  ['inspect', defineImageInspect],
+  ['history', defineHistory, 'history'],
+  ['prune', defineImagePrune],
+];
+
 /** Global options that take a value: their value is not the command's name. */
 const GLOBAL_WITH_VALUE = new Set(['--root', '--run-root', '--cgroup-parent']);
 
@@ -63,7 +79,7 @@ function commandName(args: readonly string[]): string | undefined {
  */
 export function registerCommands(program: Command, context: () => Context, args: readonly string[]): void {
   const named = commandName(args);
-  const known = ['run', 'create', 'container', 'system', 'images', 'import', ...CONTAINER_COMMANDS.map(([name]) => name)];
+  const known = ['run', 'create', 'container', 'system', 'image', 'import', ...CONTAINER_COMMANDS.map(([name]) => name), ...IMAGE_COMMANDS.flatMap(([, , topName]) => topName ?? [])];
   const want = (...names: string[]): boolean => named === undefined || !known.includes(named) || names.includes(named);
   if (want('run', 'create')) registerRun(program, context);
   if (want('container')) {
@@ -74,6 +90,10 @@ export function registerCommands(program: Command, context: () => Context, args:
   }
   for (const [name, define] of CONTAINER_COMMANDS) if (want(name)) define(program.command(name), context);
   if (want('system')) defineSystem(program.command('system'), context);
-  if (want('images')) registerImages(program, context);
+  if (want('image')) {
+    const group = program.command('image').description('Manage images');
+    for (const [name, define, , aliases] of IMAGE_COMMANDS) define(group.command(name).aliases(aliases ?? []), context);
+  }
+  for (const [, define, topName] of IMAGE_COMMANDS) if (topName !== undefined && want(topName)) define(program.command(topName), context);
   if (want('import')) registerImport(program, context);
 }

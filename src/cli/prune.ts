@@ -1,12 +1,16 @@
 import type { Command } from 'commander';
 import type { Context } from '../engine/context.js';
+import { pruneImages } from '../engine/image-prune.js';
 import { pruneContainers, removeOrphans, resetStore } from '../engine/prune.js';
 import { WhaleboxError } from '../util/errors.js';
 import { confirm } from './confirm.js';
+import { define as defineDiskUsage } from './df.js';
 import { humanSize } from './format.js';
+import { recordLine } from './rmi.js';
 
-function printReport(deleted: readonly string[], reclaimed: number): void {
-  const list = deleted.length ? `Deleted Containers:\n${deleted.join('\n')}\n\n` : '';
+/** Docker's prune report: what went under a title (when anything did), then the space freed. */
+function printReport(title: string, deleted: readonly string[], reclaimed: number): void {
+  const list = deleted.length ? `${title}:\n${deleted.join('\n')}\n\n` : '';
   process.stdout.write(`${list}Total reclaimed space: ${humanSize(reclaimed)}\n`);
 }
 
@@ -17,12 +21,30 @@ export function defineContainerPrune(command: Command, context: () => Context): 
     .action(async (flags: { force?: boolean }) => {
       if (!flags.force && !confirm('WARNING! This will remove all stopped containers.')) return;
       const { deleted, reclaimed } = await pruneContainers(context());
-      printReport(deleted, reclaimed);
+      printReport('Deleted Containers', deleted, reclaimed);
+    });
+}
+
+export function defineImagePrune(command: Command, context: () => Context): void {
+  command
+    .description('Remove unused images')
+    .option('-a, --all', 'Remove all unused images, not just dangling ones')
+    .option('--filter <filter>', "Provide filter values (e.g. 'until=<timestamp>')", (v: string, p: string[]) => [...p, v], [])
+    .option('-f, --force', 'Do not prompt for confirmation')
+    .action((flags: { all?: boolean; filter: string[]; force?: boolean }) => {
+      const warning = flags.all
+        ? 'WARNING! This will remove all images without at least one container associated to them.'
+        : 'WARNING! This will remove all dangling images.';
+      if (!flags.force && !confirm(warning)) return;
+      const { records, reclaimed } = pruneImages(context(), flags.all ?? false, flags.filter);
+      // Docker's prune lists the records in lower case: `untagged: …`, `deleted: …`.
+      printReport('Deleted Images', records.map((record) => recordLine(record).replace(/^./, (c) => c.toLowerCase())), reclaimed);
     });
 }
 
 export function defineSystem(command: Command, context: () => Context): void {
   command.description('Manage whalebox');
+  defineDiskUsage(command.command('df'), context);
   command
     .command('prune')
     .description('Remove stopped containers and what crashes left behind')
@@ -31,7 +53,7 @@ export function defineSystem(command: Command, context: () => Context): void {
       if (!flags.force && !confirm('WARNING! This will remove:\n  - all stopped containers\n  - what interrupted commands left in the store')) return;
       const { deleted, reclaimed } = await pruneContainers(context());
       removeOrphans(context());
-      printReport(deleted, reclaimed);
+      printReport('Deleted Containers', deleted, reclaimed);
     });
   command
     .command('reset')
