@@ -24,6 +24,8 @@ export interface Entry {
   readonly devminor?: number;
   /** A file's contents, exactly `size` bytes; consumed before the next entry is asked for. */
   readonly body?: AsyncIterable<Uint8Array>;
+  /** Extended attributes (name → raw value), written as pax `SCHILY.xattr.NAME` records. */
+  readonly xattrs?: ReadonlyMap<string, Buffer>;
 }
 
 /** The entries of the tree at `source` (not followed if it is a symlink), named `name` at the top. */
@@ -32,44 +34,62 @@ export async function* treeEntries(tree: Tree, source: Location & { node: Node }
 }
 
 async function* walk(tree: Tree, parent: Node, base: string, node: Node, name: string, hardLinks: Map<string, string>): AsyncGenerator<Entry> {
-  const { stat } = node;
-  const common = { name, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, mtime: stat.mtimeMs / 1000, size: 0 };
-  let children: string[] = [];
-  try {
-    if (stat.isDirectory()) {
-      if (!tree.opaque.has(node.path)) children = tree.names(node);
-    } else if (stat.isFile() && stat.nlink > 1 && hardLinks.has(inode(stat))) {
-      yield { ...common, type: 'link', linkname: hardLinks.get(inode(stat))! };
-    } else if (stat.isFile()) {
-      if (stat.nlink > 1) hardLinks.set(inode(stat), name);
-      yield { ...common, type: 'file', size: stat.size, body: fileContents(node, stat.size) };
-    } else if (stat.isSymbolicLink()) {
-      yield { ...common, type: 'symlink', linkname: readlinkSync(at(parent.fd, base)) };
-    } else if (stat.isCharacterDevice() || stat.isBlockDevice()) {
-      const { major, minor } = deviceNumbers(stat.rdev);
-      yield { ...common, type: stat.isBlockDevice() ? 'block-device' : 'character-device', devmajor: major, devminor: minor };
-    } else if (stat.isFIFO()) {
-      yield { ...common, type: 'fifo' };
-    }
-    // Sockets are skipped, as Docker skips them.
-  } catch (err) {
-    throw failure(tree.label(node.path), err);
-  }
-  if (!stat.isDirectory()) return;
-  yield { ...common, type: 'directory' };
-  for (const childName of children) {
-    let child: Node | undefined;
-    try {
-      child = tree.child(node, childName);
-    } catch (err) {
-      throw failure(tree.label(posix.join(node.path, childName)), err);
-    }
+  const entry = nodeEntry(tree, parent, base, node, name, hardLinks);
+  if (entry) yield entry;
+  if (!node.stat.isDirectory() || tree.opaque.has(node.path)) return;
+  for (const childName of listNames(tree, node)) {
+    const child = openChild(tree, node, childName);
     if (child === undefined) continue; // removed since the listing
     try {
       yield* walk(tree, node, childName, child, `${name}/${childName}`, hardLinks);
     } finally {
       tree.release(child);
     }
+  }
+}
+
+/**
+ * The entry for one file, `base` in `parent`, named `name`; a directory's own entry without
+ * its contents. A file whose inode `hardLinks` (inode → entry name) has seen becomes a hard
+ * link to that entry. Undefined for a socket, which Docker skips.
+ */
+export function nodeEntry(tree: Tree, parent: Node, base: string, node: Node, name: string, hardLinks: Map<string, string>): Entry | undefined {
+  const { stat } = node;
+  const common = { name, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, mtime: stat.mtimeMs / 1000, size: 0 };
+  try {
+    if (stat.isDirectory()) return { ...common, type: 'directory' };
+    if (stat.isFile() && stat.nlink > 1 && hardLinks.has(inode(stat))) return { ...common, type: 'link', linkname: hardLinks.get(inode(stat))! };
+    if (stat.isFile()) {
+      if (stat.nlink > 1) hardLinks.set(inode(stat), name);
+      return { ...common, type: 'file', size: stat.size, body: fileContents(node, stat.size) };
+    }
+    if (stat.isSymbolicLink()) return { ...common, type: 'symlink', linkname: readlinkSync(at(parent.fd, base)) };
+    if (stat.isCharacterDevice() || stat.isBlockDevice()) {
+      const { major, minor } = deviceNumbers(stat.rdev);
+      return { ...common, type: stat.isBlockDevice() ? 'block-device' : 'character-device', devmajor: major, devminor: minor };
+    }
+    if (stat.isFIFO()) return { ...common, type: 'fifo' };
+    return undefined;
+  } catch (err) {
+    throw failure(tree.label(node.path), err);
+  }
+}
+
+/** A directory's names, sorted; errors name the directory. */
+export function listNames(tree: Tree, dir: Node): string[] {
+  try {
+    return tree.names(dir);
+  } catch (err) {
+    throw failure(tree.label(dir.path), err);
+  }
+}
+
+/** `name` in `dir`, not followed; undefined when it is gone. Errors name the file. */
+export function openChild(tree: Tree, dir: Node, name: string): Node | undefined {
+  try {
+    return tree.child(dir, name);
+  } catch (err) {
+    throw failure(tree.label(posix.join(dir.path, name)), err);
   }
 }
 

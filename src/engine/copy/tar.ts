@@ -1,7 +1,9 @@
 import { once } from 'node:events';
 import { constants } from 'node:fs';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract, pack as tarPack, type Header, type Pack } from 'tar-stream';
+import { installPaxCodec, XATTR_PREFIX, xattrText } from '../../image/tar-pax.js';
 import { WhaleboxError } from '../../util/errors.js';
 import type { Entry, EntryType } from './entries.js';
 import { failure } from './errors.js';
@@ -18,6 +20,16 @@ const TYPE_BITS: Record<EntryType, number> = {
 /** The largest id an octal ustar field holds; larger ones go in pax records. */
 const USTAR_MAX_ID = 0o7777777;
 
+/** The entries as a stream of tar bytes; an error while reading them destroys the stream with it. */
+export function tarReadable(entries: AsyncIterable<Entry>): Readable {
+  const output = new PassThrough();
+  writeTar(entries, output).then(
+    () => output.end(),
+    (err: Error) => output.destroy(err),
+  );
+  return output;
+}
+
 /** Writes the entries to `output` as a tar; returns its size. */
 export async function writeTar(entries: AsyncIterable<Entry>, output: NodeJS.WritableStream): Promise<number> {
   const pack = tarPack();
@@ -26,6 +38,9 @@ export async function writeTar(entries: AsyncIterable<Entry>, output: NodeJS.Wri
   const broken = new AbortController();
   const onError = (err: Error): void => broken.abort(err);
   output.on('error', onError);
+  // A stream destroyed by its reader (a pipe consumer that stopped) ends without an error.
+  const onClose = (): void => broken.abort(Object.assign(new Error('the reader closed the stream'), { code: 'EPIPE' }));
+  output.on('close', onClose);
   broken.signal.addEventListener('abort', () => pack.destroy(broken.signal.reason as Error));
   let bytes = 0;
   const sending = (async () => {
@@ -45,12 +60,22 @@ export async function writeTar(entries: AsyncIterable<Entry>, output: NodeJS.Wri
     await sending.catch(() => {});
     throw failure('cannot write the archive', broken.signal.aborted ? broken.signal.reason : err);
   }
-  output.off('error', onError);
+  output.off('error', onError).off('close', onClose);
   return bytes;
 }
 
+/** What the ustar header cannot hold: large ids, and xattrs (names sorted, for a reproducible tar). */
+function paxRecords(entry: Entry): Record<string, string> | undefined {
+  const pax: Record<string, string> = {};
+  if (entry.uid > USTAR_MAX_ID || entry.gid > USTAR_MAX_ID) Object.assign(pax, { uid: String(entry.uid), gid: String(entry.gid) });
+  if (entry.xattrs?.size) {
+    installPaxCodec();
+    for (const name of [...entry.xattrs.keys()].sort()) pax[`${XATTR_PREFIX}${name}`] = xattrText(entry.xattrs.get(name)!);
+  }
+  return Object.keys(pax).length > 0 ? pax : undefined;
+}
+
 function addToTar(pack: Pack, entry: Entry): Promise<void> {
-  const large = entry.uid > USTAR_MAX_ID || entry.gid > USTAR_MAX_ID;
   return new Promise((resolve, reject) => {
     const sink = pack.entry(
       {
@@ -65,7 +90,7 @@ function addToTar(pack: Pack, entry: Entry): Promise<void> {
         linkname: entry.linkname,
         devmajor: entry.devmajor,
         devminor: entry.devminor,
-        pax: large ? { uid: String(entry.uid), gid: String(entry.gid) } : undefined,
+        pax: paxRecords(entry),
       },
       (err) => (err ? reject(err) : resolve()),
     );
