@@ -1,10 +1,9 @@
-import { constants, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { listNames, nodeEntry, openChild, type Entry } from '../engine/copy/entries.js';
 import { failure } from '../engine/copy/errors.js';
 import { tarReadable } from '../engine/copy/tar.js';
-import { at, O_PATH, Tree, type Node } from '../engine/copy/tree.js';
+import { at, Tree, type Node } from '../engine/copy/tree.js';
 import { fsOps } from '../native/fsops.js';
 
 /**
@@ -63,16 +62,7 @@ interface Walk {
 async function* entries(dirs: readonly string[], merged: boolean, exclude: ReadonlySet<string>): AsyncGenerator<Entry> {
   const trees: Tree[] = [];
   try {
-    for (const dir of dirs) {
-      const fd = (() => {
-        try {
-          return openSync(dir, O_PATH | constants.O_DIRECTORY);
-        } catch (err) {
-          throw failure(dir, err);
-        }
-      })();
-      trees.push(new Tree(fd, (path) => join(dir, path)));
-    }
+    for (const dir of dirs) trees.push(Tree.open(dir, (path) => join(dir, path)));
     const roots = trees.map((tree): Level => ({ tree, parent: tree.root, base: '.', node: tree.root }));
     yield* directory(roots, '', { merged, exclude, hardLinks: new Map() });
   } finally {

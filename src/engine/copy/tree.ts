@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { errnoCode, WhaleboxError } from '../../util/errors.js';
+import { failure } from './errors.js';
 
 /**
  * Paths under a root that they never leave: a container's, or the host's `/`.
@@ -81,7 +82,16 @@ export class Tree {
   }
 
   static host(): Tree {
-    return new Tree(openSync('/', O_PATH | constants.O_DIRECTORY), (path) => path);
+    return Tree.open('/', (path) => path);
+  }
+
+  /** The tree under a directory of the host; errors name the directory. */
+  static open(dir: string, label: (path: string) => string): Tree {
+    try {
+      return new Tree(openSync(dir, O_PATH | constants.O_DIRECTORY), label);
+    } catch (err) {
+      throw failure(dir, err);
+    }
   }
 
   /** Makes the walker cross into `source` at `path`, as a bind mount would. */
