@@ -49,11 +49,13 @@ export class Store {
     return [CLI, '--root', this.root, '--run-root', this.runRoot, '--cgroup-parent', this.cgroupParent, ...args];
   }
 
-  wb(args: string[], options: { input?: string; timeout?: number } = {}): Result {
+  /** Runs the CLI; `env` adds to (or overrides) this process's environment. */
+  wb(args: string[], options: { input?: string; timeout?: number; env?: NodeJS.ProcessEnv } = {}): Result {
     const result: SpawnSyncReturns<string> = spawnSync(process.execPath, this.args(args), {
       encoding: 'utf8',
       input: options.input ?? '',
       timeout: options.timeout ?? 60_000,
+      env: { ...process.env, ...options.env },
     });
     return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
   }

@@ -4,6 +4,8 @@ import { register as registerRun } from './run.js';
 import { define as defineImages } from './images.js';
 import { define as defineHistory } from './history.js';
 import { register as registerImport } from './import.js';
+import { register as registerLogin } from './login.js';
+import { register as registerLogout } from './logout.js';
 import { define as defineCleanup } from './cleanup.js';
 import { define as defineCp } from './cp.js';
 import { define as defineExec } from './exec.js';
@@ -79,7 +81,7 @@ function commandName(args: readonly string[]): string | undefined {
  */
 export function registerCommands(program: Command, context: () => Context, args: readonly string[]): void {
   const named = commandName(args);
-  const known = ['run', 'create', 'container', 'system', 'image', 'import', ...CONTAINER_COMMANDS.map(([name]) => name), ...IMAGE_COMMANDS.flatMap(([, , topName]) => topName ?? [])];
+  const known = ['run', 'create', 'container', 'system', 'image', 'import', 'login', 'logout', ...CONTAINER_COMMANDS.map(([name]) => name), ...IMAGE_COMMANDS.flatMap(([, , topName]) => topName ?? [])];
   const want = (...names: string[]): boolean => named === undefined || !known.includes(named) || names.includes(named);
   if (want('run', 'create')) registerRun(program, context);
   if (want('container')) {
@@ -96,4 +98,6 @@ export function registerCommands(program: Command, context: () => Context, args:
   }
   for (const [, define, topName] of IMAGE_COMMANDS) if (topName !== undefined && want(topName)) define(program.command(topName), context);
   if (want('import')) registerImport(program, context);
+  if (want('login')) registerLogin(program);
+  if (want('logout')) registerLogout(program);
 }
