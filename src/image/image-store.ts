@@ -63,6 +63,11 @@ export interface StoreImageOptions {
   /** References to point at the image. */
   readonly references?: readonly ImageReference[];
   /**
+   * The config exactly as a registry or archive gave it: its digest is the image ID, which
+   * re-serializing `config` would change. Without it the config is written as JSON.
+   */
+  readonly configBytes?: Buffer;
+  /**
    * The manifest exactly as a registry or archive gave it, kept byte for byte so that its digest
    * (the repo digest) stays valid for a later push. Without it an OCI manifest is written.
    */
@@ -83,7 +88,7 @@ export function storeImage(
   layers: readonly StoredLayer[],
   options: StoreImageOptions = {},
 ): string {
-  const configBytes = Buffer.from(JSON.stringify(config));
+  const configBytes = options.configBytes ?? Buffer.from(JSON.stringify(config));
   const id = putBlob(paths, configBytes);
   const manifestDigest = putBlob(paths, options.manifest ?? ociManifest(id, configBytes.length, layers));
   const size = layers.reduce((total, layer) => total + layer.size, 0);

@@ -80,6 +80,9 @@ export async function unpackLayer(
 ): Promise<UnpackedLayer> {
   mkdirSync(layersDir, { recursive: true });
   installPaxCodec();
+  // An input that fails before the pipeline below is attached (while its head is sniffed) must
+  // not crash the process: the pipeline still sees the error, as the stream's `errored` state.
+  input.on('error', () => {});
   // The digest is known only at the end, so unpack under a temporary name and rename the whole
   // layer directory into place: a failed or truncated tar never leaves a layer behind.
   const temp = join(layersDir, `tmp-${randomBytes(8).toString('hex')}`);

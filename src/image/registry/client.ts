@@ -110,10 +110,10 @@ export class RegistryClient {
 
   async blobExists(repository: string, digest: string): Promise<boolean> {
     const response = await this.call({ method: 'HEAD', target: `/v2/${repository}/blobs/${digest}`, scopes: pull(repository) });
-    if (response.status === 404) return false;
-    if (response.status !== 200) throw await responseError(response);
+    if (response.status !== 200 && response.status !== 404) throw await responseError(response);
+    // Even an empty body must be read to its end, or the socket never goes back to the pool.
     response.body.resume();
-    return true;
+    return response.status === 200;
   }
 
   /** Cross-repository mount: true when mounted; false when the registry started an upload instead. */

@@ -1,0 +1,62 @@
+import type { Command } from 'commander';
+import type { Context } from '../engine/context.js';
+import {
+  familiarName,
+  familiarString,
+  parseNormalized,
+  parseReference,
+  referenceString,
+  repositoryName,
+  type ImageReference,
+} from '../image/reference.js';
+import { ProgressLines } from './progress.js';
+
+interface PullFlags {
+  allTags?: boolean;
+  quiet?: boolean;
+  platform?: string;
+}
+
+export function define(command: Command, context: () => Context): void {
+  command
+    .description('Download an image from a registry')
+    .usage('[OPTIONS] NAME[:TAG|@DIGEST]')
+    .argument('<name>')
+    .option('-a, --all-tags', 'Download all tagged images in the repository')
+    .option('-q, --quiet', 'Suppress verbose output')
+    .option('--platform <platform>', 'Set platform if server is multi-platform capable')
+    .action(async (name: string, flags: PullFlags) => {
+      const { pullImage, listRemoteTags } = await import('../engine/pull.js');
+      const { WhaleboxError } = await import('../util/errors.js');
+      const ctx = context();
+      const named = parseNormalized(name);
+      let refs: ImageReference[];
+      if (flags.allTags) {
+        if (named.tag !== undefined || named.digest !== undefined) throw new WhaleboxError('tag can\'t be used with --all-tags/-a', 1);
+        refs = (await listRemoteTags(ctx, named)).map((tag) => ({ ...named, tag }));
+      } else {
+        if (named.tag === undefined && named.digest === undefined && !flags.quiet) process.stdout.write('Using default tag: latest\n');
+        refs = [parseReference(name)];
+      }
+      const out = new ProgressLines();
+      for (const ref of refs) {
+        if (!flags.quiet) out.line(flags.allTags ? `${ref.tag}: Pulling from ${ref.path}` : `${ref.digest ?? ref.tag}: Pulling from ${ref.path}`);
+        const result = await pullImage(ctx, ref, {
+          platform: flags.platform,
+          onEvent: flags.quiet
+            ? undefined
+            : (event) => (event.kind === 'layer' ? out.status(event.id, event.status) : out.progress(event.id, 'Downloading', event.current, event.total)),
+        });
+        if (!flags.quiet && !flags.allTags) {
+          out.line(`Digest: ${result.digest}`);
+          const shown = familiarString(ref);
+          out.line(result.downloaded ? `Status: Downloaded newer image for ${shown}` : `Status: Image is up to date for ${shown}`);
+        }
+        if (!flags.allTags) process.stdout.write(`${referenceString(ref)}\n`);
+      }
+      if (flags.allTags) {
+        if (!flags.quiet) out.line(`Status: Downloaded newer images for ${familiarName(named)}`);
+        process.stdout.write(`${repositoryName(named)}\n`);
+      }
+    });
+}
