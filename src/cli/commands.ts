@@ -9,8 +9,10 @@ import { register as registerLogout } from './logout.js';
 import { define as defineCleanup } from './cleanup.js';
 import { define as defineCp } from './cp.js';
 import { define as defineExec } from './exec.js';
+import { define as defineExport } from './export.js';
 import { define as defineInspect, defineImageInspect } from './inspect.js';
 import { define as defineKill } from './kill.js';
+import { define as defineLoad } from './load.js';
 import { define as defineLogs } from './logs.js';
 import { definePause, defineUnpause } from './pause.js';
 import { defineContainerPrune, defineImagePrune, defineSystem } from './prune.js';
@@ -19,6 +21,7 @@ import { define as defineRename } from './rename.js';
 import { define as defineRestart } from './restart.js';
 import { define as defineRm } from './rm.js';
 import { define as defineRmi } from './rmi.js';
+import { define as defineSave } from './save.js';
 import { define as defineStart } from './start.js';
 import { define as defineStats } from './stats.js';
 import { define as defineTop } from './top.js';
@@ -46,6 +49,7 @@ const CONTAINER_COMMANDS: [name: string, define: Define, groupName?: string, ali
   ['stats', defineStats],
   ['top', defineTop],
   ['cp', defineCp],
+  ['export', defineExport],
 ];
 
 /**
@@ -59,6 +63,8 @@ const IMAGE_COMMANDS: [groupName: string, define: Define, topName?: string, alia
   ['inspect', defineImageInspect],
   ['history', defineHistory, 'history'],
   ['prune', defineImagePrune],
+  ['save', defineSave, 'save'],
+  ['load', defineLoad, 'load'],
 ];
 
 /** Global options that take a value: their value is not the command's name. */

@@ -64,7 +64,8 @@ export async function importImage(
   );
 }
 
-function openSource(source: string): Readable {
+/** The input of `import` and `load`: a file, or stdin for '-'. */
+export function openSource(source: string): Readable {
   if (source === '-') return process.stdin;
   // Checked here for Docker's message; a stream's open error would surface mid-unpack.
   let directory: boolean;
