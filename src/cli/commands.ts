@@ -7,6 +7,7 @@ import { register as registerImport } from './import.js';
 import { register as registerLogin } from './login.js';
 import { register as registerLogout } from './logout.js';
 import { define as defineCleanup } from './cleanup.js';
+import { define as defineCommit } from './commit.js';
 import { define as defineCp } from './cp.js';
 import { define as defineExec } from './exec.js';
 import { define as defineExport } from './export.js';
@@ -17,6 +18,8 @@ import { define as defineLogs } from './logs.js';
 import { definePause, defineUnpause } from './pause.js';
 import { defineContainerPrune, defineImagePrune, defineSystem } from './prune.js';
 import { define as definePs } from './ps.js';
+import { define as definePull } from './pull.js';
+import { define as definePush } from './push.js';
 import { define as defineRename } from './rename.js';
 import { define as defineRestart } from './restart.js';
 import { define as defineRm } from './rm.js';
@@ -49,6 +52,7 @@ const CONTAINER_COMMANDS: [name: string, define: Define, groupName?: string, ali
   ['stats', defineStats],
   ['top', defineTop],
   ['cp', defineCp],
+  ['commit', defineCommit],
   ['export', defineExport],
 ];
 
@@ -65,10 +69,12 @@ const IMAGE_COMMANDS: [groupName: string, define: Define, topName?: string, alia
   ['prune', defineImagePrune],
   ['save', defineSave, 'save'],
   ['load', defineLoad, 'load'],
+  ['pull', definePull, 'pull'],
+  ['push', definePush, 'push'],
 ];
 
 /** Global options that take a value: their value is not the command's name. */
-const GLOBAL_WITH_VALUE = new Set(['--root', '--run-root', '--cgroup-parent']);
+const GLOBAL_WITH_VALUE = new Set(['--root', '--run-root', '--cgroup-parent', '--insecure-registry']);
 
 /** The command a command line names (the first word that is not a global option). */
 function commandName(args: readonly string[]): string | undefined {
