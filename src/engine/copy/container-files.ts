@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { constants, openSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { OVERLAY_ANNOTATION } from '../../runtime/plan.js';
+import { OVERLAY_ANNOTATION, OVERLAY_LOWER_BASE_ANNOTATION } from '../../runtime/plan.js';
 import { ownsProcess } from '../../runtime/processes.js';
 import { readBundle, type Bundle } from '../../runtime/runtime.js';
 import { WhaleboxError } from '../../util/errors.js';
@@ -48,6 +48,8 @@ async function mountStoppedRoot(bundle: Bundle): Promise<{ path: string; release
   const script = 'mount -t overlay overlay -o "$1" "$2" || exit 1; echo ready; read -r _';
   const helper = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', overlay, mountPoint], {
     stdio: ['pipe', 'pipe', 'pipe'],
+    // The overlay names its lower dirs relative to the layers directory (short names).
+    cwd: bundle.spec.annotations?.[OVERLAY_LOWER_BASE_ANNOTATION],
   });
   const exited = new Promise<void>((resolve) => helper.once('close', () => resolve()));
   const release = async (): Promise<void> => {
