@@ -9,7 +9,7 @@ import { RegistryClient } from '../src/image/registry/client.js';
  * whatever a registry serves: whiteouts, 120 layers, platform indexes, hostile layers.
  */
 
-export type TarEntry = Partial<Header> & { name: string; content?: string };
+export type TarEntry = Partial<Header> & { name: string; content?: string | Buffer };
 
 export const sha256 = (data: Buffer | string): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
