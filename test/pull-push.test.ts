@@ -247,3 +247,32 @@ test('clear errors: unknown image, unknown registry, bad reference', () => {
   assert.equal(notLocal.status, 1);
   assert.match(notLocal.stderr, /An image does not exist locally with the tag: /);
 });
+
+test('run pulls a missing image (--pull), pull -a takes every tag, a digest names what was pulled', async () => {
+  const client = new RegistryClient(registry.host);
+  const one = await pushLayers(client, 'tags/app', 'one', [busybox()], { cmd: ['echo', 'one'] });
+  await pushLayers(client, 'tags/app', 'two', [busybox()], { cmd: ['echo', 'two'] });
+  const repo = `${registry.host}/tags/app`;
+
+  const target = newStore();
+  const never = target.wb(['run', '--rm', '--pull', 'never', `${repo}:one`]);
+  assert.equal(never.status, 125);
+  assert.match(never.stderr, /No such image/);
+  const run = target.wb(['run', '--rm', `${repo}:one`]);
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout, 'one\n');
+  assert.match(run.stderr, new RegExp(`^Unable to find image '${repo}:one' locally\none: Pulling from tags/app\n`));
+  const missing = target.wb(['run', '--rm', `${registry.host}/tags/none:v1`]);
+  assert.equal(missing.status, 125);
+
+  const all = ok(target.wb(['pull', '-a', repo]));
+  assert.match(all, /^one: Pulling from tags\/app\n/m);
+  assert.match(all, /^two: Pulling from tags\/app\n/m);
+  assert.ok(all.endsWith(`Status: Downloaded newer images for ${repo}\n${repo}\n`), all);
+  assert.equal(ok(target.wb(['run', '--rm', `${repo}:two`])), 'two\n');
+
+  const byDigest = newStore();
+  ok(byDigest.wb(['pull', `${repo}@${one.manifestDigest}`]));
+  assert.equal(ok(byDigest.wb(['run', '--rm', `${repo}@${one.manifestDigest}`])), 'one\n');
+  assert.equal(imageId(byDigest, `${repo}@${one.manifestDigest}`), one.configDigest);
+});

@@ -26,7 +26,7 @@ export function define(command: Command, context: () => Context): void {
     .option('-q, --quiet', 'Suppress verbose output')
     .option('--platform <platform>', 'Set platform if server is multi-platform capable')
     .action(async (name: string, flags: PullFlags) => {
-      const { pullImage, listRemoteTags } = await import('../engine/pull.js');
+      const { listRemoteTags } = await import('../engine/pull.js');
       const { WhaleboxError } = await import('../util/errors.js');
       const ctx = context();
       const named = parseNormalized(name);
@@ -38,25 +38,28 @@ export function define(command: Command, context: () => Context): void {
         if (named.tag === undefined && named.digest === undefined && !flags.quiet) process.stdout.write('Using default tag: latest\n');
         refs = [parseReference(name)];
       }
-      const out = new ProgressLines();
-      for (const ref of refs) {
-        if (!flags.quiet) out.line(flags.allTags ? `${ref.tag}: Pulling from ${ref.path}` : `${ref.digest ?? ref.tag}: Pulling from ${ref.path}`);
-        const result = await pullImage(ctx, ref, {
-          platform: flags.platform,
-          onEvent: flags.quiet
-            ? undefined
-            : (event) => (event.kind === 'layer' ? out.status(event.id, event.status) : out.progress(event.id, 'Downloading', event.current, event.total)),
-        });
-        if (!flags.quiet && !flags.allTags) {
-          out.line(`Digest: ${result.digest}`);
-          const shown = familiarString(ref);
-          out.line(result.downloaded ? `Status: Downloaded newer image for ${shown}` : `Status: Image is up to date for ${shown}`);
-        }
-        if (!flags.allTags) process.stdout.write(`${referenceString(ref)}\n`);
-      }
-      if (flags.allTags) {
-        if (!flags.quiet) out.line(`Status: Downloaded newer images for ${familiarName(named)}`);
-        process.stdout.write(`${repositoryName(named)}\n`);
-      }
+      const out = flags.quiet ? undefined : new ProgressLines();
+      for (const ref of refs) await pullWithProgress(ctx, ref, flags.platform, out, !flags.allTags);
+      if (flags.allTags) out?.line(`Status: Downloaded newer images for ${familiarName(named)}`);
+      // The one line that -q keeps: what was pulled, fully qualified.
+      process.stdout.write(`${flags.allTags ? repositoryName(named) : referenceString(refs[0]!)}\n`);
     });
+}
+
+/**
+ * Pulls one reference, printing docker pull's lines to `out` (none without it): the layers'
+ * progress, then, when `summary`, the digest and the status.
+ */
+export async function pullWithProgress(context: Context, ref: ImageReference, platform: string | undefined, out: ProgressLines | undefined, summary = true): Promise<void> {
+  const { pullImage } = await import('../engine/pull.js');
+  out?.line(`${ref.digest ?? ref.tag}: Pulling from ${ref.path}`);
+  const result = await pullImage(context, ref, {
+    platform,
+    onEvent: out && ((event) => (event.kind === 'layer' ? out.status(event.id, event.status) : out.progress(event.id, 'Downloading', event.current, event.total))),
+  });
+  if (out && summary) {
+    out.line(`Digest: ${result.digest}`);
+    const shown = familiarString(ref);
+    out.line(result.downloaded ? `Status: Downloaded newer image for ${shown}` : `Status: Image is up to date for ${shown}`);
+  }
 }

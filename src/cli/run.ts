@@ -18,6 +18,8 @@ import {
 import { runDetached, runForeground } from '../engine/run.js';
 import { createContainer } from '../engine/containers.js';
 import { parseSignal } from '../engine/lifecycle.js';
+import { findImage } from '../image/image-store.js';
+import { familiarString, parseReference } from '../image/reference.js';
 
 interface RunFlags {
   interactive?: boolean;
@@ -46,6 +48,8 @@ interface RunFlags {
   label: string[];
   stopSignal?: string;
   stopTimeout?: string;
+  pull: string;
+  platform?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -150,7 +154,32 @@ function containerOptions(command: Command): Command {
     .option('--restart <policy>', 'Restart policy to apply when a container exits', 'no')
     .option('-l, --label <list>', 'Set meta data on a container', collect, [])
     .option('--stop-signal <signal>', 'Signal to stop the container')
-    .option('--stop-timeout <int>', 'Timeout (in seconds) to stop a container');
+    .option('--stop-timeout <int>', 'Timeout (in seconds) to stop a container')
+    .option('--pull <policy>', 'Pull image before running ("always", "missing", "never")', 'missing')
+    .option('--platform <platform>', 'Set platform if server is multi-platform capable');
+}
+
+/**
+ * Docker's `--pull`: a missing image is pulled first (`missing`), every time (`always`), or
+ * never. Pull progress goes to stderr, so stdout stays the container's.
+ */
+async function ensureImage(context: Context, image: string, flags: RunFlags): Promise<void> {
+  if (!['always', 'missing', 'never'].includes(flags.pull)) {
+    throw new WhaleboxError(`invalid pull option: '${flags.pull}': must be one of "always", "missing" or "never"`);
+  }
+  if (flags.pull !== 'always' && findImage(context.db(), context.paths, image) !== undefined) return;
+  const ref = parseReference(image);
+  if (flags.pull === 'never') throw new WhaleboxError(`No such image: ${familiarString(ref)}`);
+  const { pullWithProgress } = await import('./pull.js');
+  const { ProgressLines } = await import('./progress.js');
+  if (flags.pull === 'missing') process.stderr.write(`Unable to find image '${familiarString(ref)}' locally\n`);
+  try {
+    await pullWithProgress(context, ref, flags.platform, new ProgressLines(process.stderr));
+  } catch (err) {
+    // docker run's status for every engine-side failure, the pull's included.
+    if (err instanceof WhaleboxError) throw new WhaleboxError(err.message);
+    throw err;
+  }
 }
 
 export function register(program: Command, context: () => Context): void {
@@ -159,6 +188,7 @@ export function register(program: Command, context: () => Context): void {
     .option('-d, --detach', 'Run container in background and print container ID')
     .action(async (image: string, command: string[], flags: RunFlags) => {
       const config = toContainerConfig(image, command, flags);
+      await ensureImage(context(), image, flags);
       if (config.detach) {
         process.stdout.write(`${await runDetached(context(), config)}\n`);
         return;
@@ -168,9 +198,11 @@ export function register(program: Command, context: () => Context): void {
       });
     });
   containerOptions(program.command('create').description('Create a new container'))
-    .action((image: string, command: string[], flags: RunFlags) => {
+    .action(async (image: string, command: string[], flags: RunFlags) => {
       // A created container starts detached (`start`); attaching arrives with the API server.
-      const { record } = createContainer(context(), { ...toContainerConfig(image, command, flags), detach: true });
+      const config = { ...toContainerConfig(image, command, flags), detach: true };
+      await ensureImage(context(), image, flags);
+      const { record } = createContainer(context(), config);
       process.stdout.write(`${record.id}\n`);
     });
 }

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type Db } from '../store/database.js';
 import { storePaths, type StorePaths } from '../store/paths.js';
 import { WhaleboxError } from '../util/errors.js';
 import { hasBlob, readBlob } from './content-store.js';
-import { findImage, listImages, storeImage, type StoredLayer } from './image-store.js';
+import { findImage, layerDir, listImages, storeImage, type StoredLayer } from './image-store.js';
 import { MEDIA_TYPE_LAYER_TAR, type ImageConfig, type ImageManifest } from './oci-image.js';
 import { parseReference } from './reference.js';
 
@@ -36,7 +36,10 @@ function withStore(fn: (db: Db, paths: StorePaths) => void): () => void {
     const root = mkdtempSync(join(tmpdir(), 'whalebox-images-'));
     const db = openDatabase(join(root, 'whalebox.db'));
     try {
-      fn(db, storePaths(root, join(root, 'run')));
+      const paths = storePaths(root, join(root, 'run'));
+      // storeImage records only layers that are unpacked.
+      for (const layer of [BASE, TOP]) mkdirSync(layerDir(paths, layer.chainId), { recursive: true });
+      fn(db, paths);
     } finally {
       db.close();
       rmSync(root, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../store/database.js';
 import type { StorePaths } from '../store/paths.js';
@@ -9,7 +10,7 @@ import {
   type ImageConfig,
   type ImageManifest,
 } from './oci-image.js';
-import { parseReference, referenceString, type ImageReference } from './reference.js';
+import { parseReference, referenceString, repositoryName, type ImageReference } from './reference.js';
 
 /**
  * Images: the config and manifest blobs in the content store, unpacked layers on disk, and
@@ -94,6 +95,13 @@ export function storeImage(
   const size = layers.reduce((total, layer) => total + layer.size, 0);
 
   db.transaction(() => {
+    // Image removal moves unused layers out under this same write lock: a layer that a pull or
+    // load found in place a moment ago may be gone now, and must not be recorded as present.
+    for (const layer of layers) {
+      if (!existsSync(layerDir(paths, layer.chainId))) {
+        throw new WhaleboxError(`layer ${layer.chainId} was removed while this image was being stored; try again`, 1);
+      }
+    }
     const insertLayer = db.prepare(
       'INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size) VALUES (?, ?, ?, ?)',
     );
@@ -165,11 +173,12 @@ function resolveImageId(db: Db, nameOrId: string): string | undefined {
     const id = `sha256:${full[1]}`;
     return exists(id) ? id : undefined;
   }
-  const tagged = db
-    .prepare('SELECT image_id FROM tags WHERE reference = ?')
-    .pluck()
-    .get(referenceString(parseReference(nameOrId))) as string | undefined;
-  if (tagged !== undefined) return tagged;
+  const ref = parseReference(nameOrId);
+  // `name@sha256:…` names a manifest that a pull or push recorded for that repository.
+  const named = ref.digest === undefined
+    ? db.prepare('SELECT image_id FROM tags WHERE reference = ?').pluck().get(referenceString(ref))
+    : db.prepare('SELECT image_id FROM repo_digests WHERE repository = ? AND digest = ?').pluck().get(repositoryName(ref), ref.digest);
+  if (named !== undefined) return named as string;
   const prefix = /^(?:sha256:)?([a-f0-9]{1,63})$/.exec(nameOrId);
   if (!prefix) return undefined;
   // Hex digits need no LIKE escaping.
