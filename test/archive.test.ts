@@ -302,3 +302,35 @@ test(
     assert.equal(store.wb(['run', '--rm', 'skopeo/busybox:1', 'echo', 'hi']).stdout, 'hi\n');
   }),
 );
+
+const podman = spawnSync('podman', ['--version']).status === 0 && spawnSync('runc', ['--version']).status === 0 ? false : 'podman or runc is not installed';
+
+test(
+  'podman loads and runs what save writes, and load reads what podman saves',
+  { skip: podman },
+  withStore((store) => {
+    // Podman's own storage in the test's directory; crun refuses this host's hybrid cgroups, runc does not.
+    const args = ['--root', join(store.dir, 'podman'), '--runroot', join(store.dir, 'podman-run'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', '--runtime', 'runc'];
+    const podmanRun = (...rest: string[]) => spawnSync('podman', [...args, ...rest], { encoding: 'utf8', timeout: 120_000 });
+    try {
+      const loaded = podmanRun('load', '-i', saved);
+      assert.equal(loaded.status, 0, loaded.stderr);
+      const ran = podmanRun('run', '--rm', '--network', 'none', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768', 'docker.io/library/busybox:latest', 'echo', 'in podman');
+      assert.equal(ran.stdout, 'in podman\n', ran.stderr);
+      assert.equal(store.wb(['load', '-i', saved]).status, 0);
+      assert.equal(podmanRun('images', '-q', '--no-trunc').stdout.trim(), store.wb(['image', 'inspect', '-f', '{{.Id}}', 'busybox']).stdout.trim());
+      const archive = join(store.dir, 'podman.tar');
+      const exported = podmanRun('save', '--format', 'docker-archive', '-o', archive, 'docker.io/library/busybox:latest');
+      assert.equal(exported.status, 0, exported.stderr);
+      const other = new Store();
+      try {
+        assert.equal(other.wb(['load', '-i', archive]).stdout, 'Loaded image: busybox:latest\n');
+        assert.equal(other.wb(['run', '--rm', 'busybox', 'echo', 'hi']).stdout, 'hi\n');
+      } finally {
+        other.remove();
+      }
+    } finally {
+      podmanRun('rmi', '-a', '-f');
+    }
+  }),
+);
