@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -275,4 +275,10 @@ test('run pulls a missing image (--pull), pull -a takes every tag, a digest name
   ok(byDigest.wb(['pull', `${repo}@${one.manifestDigest}`]));
   assert.equal(ok(byDigest.wb(['run', '--rm', `${repo}@${one.manifestDigest}`])), 'one\n');
   assert.equal(imageId(byDigest, `${repo}@${one.manifestDigest}`), one.configDigest);
+});
+
+test('a store made before short layer names gets them when a container is created', () => {
+  rmSync(join(store.root, 'layers', 'l'), { recursive: true, force: true });
+  assert.equal(ok(store.wb(['run', '--rm', 'busybox', 'echo', 'old store'])), 'old store\n');
+  assert.ok(readdirSync(join(store.root, 'layers', 'l')).length >= 1);
 });

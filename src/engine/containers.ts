@@ -3,6 +3,7 @@ import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
 import { WhaleboxError } from '../util/errors.js';
 import { findImage } from '../image/image-store.js';
+import { ensureLayerLinks } from '../image/layer-links.js';
 import { deleteBundle, exitFileTime, readBundle, readExitFile, type Bundle } from '../runtime/runtime.js';
 import { isSameProcessAlive, processStartTime } from '../runtime/processes.js';
 import { limitWrites } from '../runtime/cgroups/index.js';
@@ -104,6 +105,7 @@ export function createContainer(context: Context, config: ContainerConfig): { re
   const db = context.db();
   const image = findImage(db, context.paths, config.image);
   if (!image) throw new WhaleboxError(`Unable to find image '${config.image}' locally`);
+  ensureLayerLinks(context.paths.layers, image.chainIds);
   if (config.name !== undefined && !VALID_NAME.test(config.name)) {
     throw new WhaleboxError(`Invalid container name (${config.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   }

@@ -23,17 +23,21 @@ export function layerLinkOf(layerDir: string): { layersDir: string; link: string
   return { layersDir: dirname(layer), link: layerLink(`sha256:${basename(layer)}`) };
 }
 
-/** Makes layers/l/<12 hex> point at the layer's diff directory (it may exist already). */
-export function ensureLayerLink(layersDir: string, chainId: string): void {
-  const hex = chainId.slice('sha256:'.length);
-  const link = join(layersDir, layerLink(chainId));
-  const target = `../${hex}/diff`;
+/**
+ * Makes layers/l/<12 hex> point at each layer's diff directory; links already there are kept
+ * (and checked). Run at unpack, and before each container is created: stores made before short
+ * names existed get theirs then.
+ */
+export function ensureLayerLinks(layersDir: string, chainIds: readonly string[]): void {
   mkdirSync(join(layersDir, 'l'), { recursive: true });
-  try {
-    symlinkSync(target, link);
-  } catch (err) {
-    if (errnoCode(err) !== 'EEXIST') throw err;
-    if (readlinkSync(link) !== target) throw new WhaleboxError(`layer short name ${link} already names another layer`);
+  for (const chainId of chainIds) {
+    const link = join(layersDir, layerLink(chainId));
+    const target = `../${chainId.slice('sha256:'.length)}/diff`;
+    try {
+      symlinkSync(target, link);
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+      if (readlinkSync(link) !== target) throw new WhaleboxError(`layer short name ${link} already names another layer`);
+    }
   }
 }
-

@@ -29,7 +29,7 @@ import { Decompress as ZstdDecompress } from 'fzstd';
 import { extract as tarExtract, type Header } from 'tar-stream';
 import { fsOps } from '../native/fsops.js';
 import { errnoCode, WhaleboxError } from '../util/errors.js';
-import { ensureLayerLink } from './layer-links.js';
+import { ensureLayerLinks } from './layer-links.js';
 import { installPaxCodec, XATTR_PREFIX, xattrValue } from './tar-pax.js';
 
 /**
@@ -128,7 +128,7 @@ export async function unpackLayer(
       if (errnoCode(err) !== 'ENOTEMPTY' && errnoCode(err) !== 'EEXIST') throw err;
       removeQuietly(temp);
     }
-    ensureLayerLink(layersDir, chainId);
+    ensureLayerLinks(layersDir, [chainId]);
     return { diffId, chainId, dir: join(final, 'diff'), size: writer.size, newestMtime: writer.newestMtime };
   } catch (err) {
     removeQuietly(temp);
