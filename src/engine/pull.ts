@@ -14,7 +14,7 @@ import { runLimited } from './run-limited.js';
 
 /** What a pull reports as it goes, one event per change of a layer's state (as `docker pull`). */
 export type PullEvent =
-  | { kind: 'layer'; id: string; status: 'Already exists' | 'Pulling fs layer' | 'Download complete' | 'Pull complete' }
+  | { kind: 'layer'; id: string; status: 'Already exists' | 'Pulling fs layer' | 'Waiting' | 'Download complete' | 'Pull complete' }
   | { kind: 'progress'; id: string; current: number; total: number };
 
 export interface PullOptions {
@@ -70,8 +70,20 @@ export async function pullImage(context: Context, ref: ImageReference, options: 
 
   const chainIds = chainIdsOf(diffIds);
   const existing = findImage(context.db(), paths, configDescriptor.digest);
+  // Every layer's line first, as docker pull: stored, being pulled, or waiting its turn.
+  const present = layers.map((descriptor, i) => storedLayerSize(context, descriptor, chainIds[i]!));
+  let queued = 0;
+  layers.forEach((descriptor, i) => {
+    const status = present[i] !== undefined ? 'Already exists' : queued++ < CONCURRENT_DOWNLOADS ? 'Pulling fs layer' : 'Waiting';
+    options.onEvent?.({ kind: 'layer', id: shortDigest(descriptor.digest), status });
+  });
   const stored = await runLimited(
-    layers.map((descriptor, i) => (signal: AbortSignal) => storeLayer(context, client, repository, descriptor, diffIds[i]!, chainIds, i, signal, options.onEvent)),
+    layers.flatMap((descriptor, i) => {
+      const common = { chainId: chainIds[i]!, diffId: diffIds[i]!, ...(i > 0 ? { parent: chainIds[i - 1]! } : {}), mediaType: descriptor.mediaType, digest: descriptor.digest, blobSize: descriptor.size };
+      const size = present[i];
+      if (size !== undefined) return [async () => ({ layer: { ...common, size }, downloaded: false })];
+      return [(signal: AbortSignal) => downloadLayer(context, client, repository, descriptor, common, signal, options.onEvent)];
+    }),
     CONCURRENT_DOWNLOADS,
   );
   const downloaded = stored.some((layer) => layer.downloaded) || existing === undefined;
@@ -127,28 +139,25 @@ export function shortDigest(digest: string): string {
   return digest.slice('sha256:'.length, 'sha256:'.length + 12);
 }
 
-async function storeLayer(
+/** The unpacked size of a layer already stored whole (row, directory and this manifest's blob), else undefined. */
+function storedLayerSize(context: Context, descriptor: Descriptor, chainId: string): number | undefined {
+  const row = context.db().prepare('SELECT size FROM layers WHERE chain_id = ?').get(chainId) as { size: number } | undefined;
+  const whole = row !== undefined && existsSync(layerDir(context.paths, chainId)) && hasBlob(context.paths, descriptor.digest);
+  return whole ? row.size : undefined;
+}
+
+async function downloadLayer(
   context: Context,
   client: RegistryClient,
   repository: string,
   descriptor: Descriptor,
-  diffId: string,
-  chainIds: readonly string[],
-  index: number,
+  common: Omit<StoredLayer, 'size'>,
   signal: AbortSignal,
   onEvent: PullOptions['onEvent'],
 ): Promise<{ layer: StoredLayer; downloaded: boolean }> {
   const { paths } = context;
-  const chainId = chainIds[index]!;
-  const parent = index > 0 ? chainIds[index - 1] : undefined;
+  const { parent, diffId } = common;
   const id = shortDigest(descriptor.digest);
-  const common = { chainId, diffId, ...(parent ? { parent } : {}), mediaType: descriptor.mediaType, digest: descriptor.digest, blobSize: descriptor.size };
-  const row = context.db().prepare('SELECT size FROM layers WHERE chain_id = ?').get(chainId) as { size: number } | undefined;
-  if (row && existsSync(layerDir(paths, chainId)) && hasBlob(paths, descriptor.digest)) {
-    onEvent?.({ kind: 'layer', id, status: 'Already exists' });
-    return { layer: { ...common, size: row.size }, downloaded: false };
-  }
-  onEvent?.({ kind: 'layer', id, status: 'Pulling fs layer' });
   const { stream } = await client.fetchBlob(repository, descriptor.digest);
   const blob = createBlobWriter(paths);
   const hash = createHash('sha256');
