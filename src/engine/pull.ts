@@ -158,7 +158,7 @@ async function downloadLayer(
   const { paths } = context;
   const { parent, diffId } = common;
   const id = shortDigest(descriptor.digest);
-  const { stream } = await client.fetchBlob(repository, descriptor.digest);
+  const stream = client.blobStream(repository, descriptor.digest);
   const blob = createBlobWriter(paths);
   const hash = createHash('sha256');
   let received = 0;

@@ -135,6 +135,25 @@ test('a blob body that ends early is an error; a resumed download starts at its 
   assert.deepEqual([whole.size, (await collect(whole.stream)).toString()], [16, 'abcdef']);
 });
 
+test('blobStream resumes a dropped download from the bytes it lacks', async () => {
+  const blob = Buffer.from('0123456789abcdef');
+  const ranges: string[] = [];
+  const host = await serve((req, res) => {
+    if (req.url === '/v2/') return res.end('{}');
+    ranges.push(req.headers.range ?? 'none');
+    const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+    res.writeHead(start ? 206 : 200, { 'content-length': String(blob.length - start), ...(start ? { 'content-range': `bytes ${start}-15/16` } : {}) });
+    // Each answer breaks off after 6 bytes, until the end is near.
+    const end = Math.min(blob.length, start + 6);
+    res.write(blob.subarray(start, end));
+    if (end === blob.length) return res.end();
+    setTimeout(() => res.socket?.destroy(), 20);
+  });
+  const stream = new RegistryClient(host).blobStream('flaky', sha256(blob));
+  assert.equal((await collect(stream)).toString(), blob.toString());
+  assert.deepEqual(ranges, ['none', 'bytes=6-', 'bytes=12-']);
+});
+
 test('uploads: one PUT for a small blob, PATCH chunks for a larger one; mounts; manifests; tags', async () => {
   const uploads = new Map<string, Buffer>();
   const blobs = new Map<string, Buffer>();

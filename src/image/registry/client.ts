@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { Readable, Transform } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { familiarString } from '../reference.js';
 import { WhaleboxError } from '../../util/errors.js';
 import { Authenticator } from './auth.js';
@@ -9,6 +10,10 @@ import { displayUrl, isTransient, RegistryError } from './errors.js';
 import { allowsPlainHttp, once, ping, readBody, registryHost, responseError, retrying, send, type Response } from './transport.js';
 
 /** The OCI distribution API (`/v2/…`) of one registry, with Docker's transport and auth rules. */
+
+/** Times a blob download resumes after a dropped connection, and the first wait before it. */
+const BLOB_RESUMES = 3;
+const BLOB_RESUME_DELAY_MS = 200;
 
 export interface RegistryOptions {
   /** Hosts (host[:port]) where plain HTTP is allowed, besides localhost / 127.0.0.0/8 / ::1 which always are (as Docker). */
@@ -106,6 +111,32 @@ export class RegistryClient {
     const total = /\/(\d+)$/.exec(response.headers['content-range'] ?? '')?.[1];
     const stream = checkedBody(response, length, offset - start, `blob ${digest} from ${this.domain}/${repository}`);
     return { stream, size: total !== undefined ? Number(total) : length < 0 ? -1 : start + length };
+  }
+
+  /**
+   * A blob as one stream that outlives dropped connections: after a transient failure
+   * mid-body it asks again from the first byte it lacks (a Range request), a few times, so a
+   * long download does not start over. The caller verifies the digest as usual.
+   */
+  blobStream(repository: string, digest: string): Readable {
+    const fetch = this.fetchBlob.bind(this);
+    const bytes = async function* (): AsyncGenerator<Buffer> {
+      let offset = 0;
+      for (let retry = 0; ; retry++) {
+        try {
+          const { stream } = await fetch(repository, digest, offset);
+          for await (const chunk of stream as AsyncIterable<Buffer>) {
+            offset += chunk.length;
+            yield chunk;
+          }
+          return;
+        } catch (err) {
+          if (retry === BLOB_RESUMES || !isTransient(err)) throw err;
+        }
+        await sleep(BLOB_RESUME_DELAY_MS * 2 ** retry);
+      }
+    };
+    return Readable.from(bytes(), { objectMode: false });
   }
 
   async blobExists(repository: string, digest: string): Promise<boolean> {
