@@ -21,27 +21,13 @@
 #define MAX_ARGS 4
 #define XATTR_VALUE_MAX 65536
 
-/* Errno names for the `code` property (what Node's own fs errors carry). */
+/* The errno's name for the `code` property, as Node's own fs errors carry it (glibc >= 2.32). */
 static const char *errno_name(int err)
 {
-	switch (err) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EACCES: return "EACCES";
-	case EEXIST: return "EEXIST";
-	case ENOTDIR: return "ENOTDIR";
-	case EINVAL: return "EINVAL";
-	case ENOSPC: return "ENOSPC";
-	case EROFS: return "EROFS";
-	case ENAMETOOLONG: return "ENAMETOOLONG";
-	case ELOOP: return "ELOOP";
-	case ENODATA: return "ENODATA";
-	case ENOTSUP: return "ENOTSUP";
-	case ERANGE: return "ERANGE";
-	case E2BIG: return "E2BIG";
-	case EDQUOT: return "EDQUOT";
-	default: return "EIO";
-	}
+	if (err == ENOTSUP) /* == EOPNOTSUPP here; Node (libuv) calls it ENOTSUP */
+		return "ENOTSUP";
+	const char *name = strerrorname_np(err);
+	return name ? name : "EUNKNOWN";
 }
 
 static void set_string(napi_env env, napi_value obj, const char *key, const char *value)
@@ -73,8 +59,10 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall, const 
 static bool get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv)
 {
 	size_t argc = MAX_ARGS;
-	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+		napi_throw_error(env, NULL, "cannot read the arguments");
 		return false;
+	}
 	if (argc < n) {
 		napi_throw_type_error(env, NULL, "missing arguments");
 		return false;
@@ -92,6 +80,21 @@ static bool get_path(napi_env env, napi_value v, char *buf)
 	}
 	if (len >= PATH_MAX - 1) {
 		napi_throw_range_error(env, NULL, "path too long");
+		return false;
+	}
+	return true;
+}
+
+/* An xattr name into BUF (XATTR_NAME_MAX + 1 bytes); longer names are an error, not truncated. */
+static bool get_xattr_name(napi_env env, napi_value v, char *buf)
+{
+	size_t len;
+	if (napi_get_value_string_utf8(env, v, buf, XATTR_NAME_MAX + 1, &len) != napi_ok) {
+		napi_throw_type_error(env, NULL, "expected an attribute name");
+		return false;
+	}
+	if (len >= XATTR_NAME_MAX || strlen(buf) != len) {
+		napi_throw_range_error(env, NULL, "invalid attribute name (too long, or holding a NUL)");
 		return false;
 	}
 	return true;
@@ -115,13 +118,10 @@ static napi_value fs_mknod(napi_env env, napi_callback_info info)
 	if (!get_args(env, info, 4, argv) || !get_path(env, argv[0], path) || !get_u32(env, argv[1], &mode) ||
 	    !get_u32(env, argv[2], &major) || !get_u32(env, argv[3], &minor))
 		return NULL;
-	/* The caller sets the permissions afterwards with chmod; the umask must not clip them here. */
-	mode_t old = umask(0);
-	int rc = mknod(path, (mode_t)mode, makedev(major, minor));
-	int err = errno;
-	umask(old);
-	if (rc < 0)
-		return throw_errno(env, err, "mknod", path);
+	/* The umask may clip the permissions: the caller sets them afterwards with chmod (changing
+	 * the umask here would race with files created by libuv's threads). */
+	if (mknod(path, (mode_t)mode, makedev(major, minor)) < 0)
+		return throw_errno(env, errno, "mknod", path);
 	return NULL;
 }
 
@@ -131,12 +131,11 @@ static napi_value fs_lsetxattr(napi_env env, napi_callback_info info)
 	napi_value argv[MAX_ARGS];
 	char path[PATH_MAX], name[XATTR_NAME_MAX + 1];
 	void *data;
-	size_t len, name_len;
-	if (!get_args(env, info, 3, argv) || !get_path(env, argv[0], path))
+	size_t len;
+	if (!get_args(env, info, 3, argv) || !get_path(env, argv[0], path) || !get_xattr_name(env, argv[1], name))
 		return NULL;
-	if (napi_get_value_string_utf8(env, argv[1], name, sizeof name, &name_len) != napi_ok ||
-	    napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) {
-		napi_throw_type_error(env, NULL, "expected (path, name, buffer)");
+	if (napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) {
+		napi_throw_type_error(env, NULL, "expected a Buffer value");
 		return NULL;
 	}
 	if (lsetxattr(path, name, data, len, 0) < 0)
@@ -149,13 +148,8 @@ static napi_value fs_lgetxattr(napi_env env, napi_callback_info info)
 {
 	napi_value argv[MAX_ARGS], result;
 	char path[PATH_MAX], name[XATTR_NAME_MAX + 1];
-	size_t name_len;
-	if (!get_args(env, info, 2, argv) || !get_path(env, argv[0], path))
+	if (!get_args(env, info, 2, argv) || !get_path(env, argv[0], path) || !get_xattr_name(env, argv[1], name))
 		return NULL;
-	if (napi_get_value_string_utf8(env, argv[1], name, sizeof name, &name_len) != napi_ok) {
-		napi_throw_type_error(env, NULL, "expected (path, name)");
-		return NULL;
-	}
 	char *value = malloc(XATTR_VALUE_MAX);
 	if (!value)
 		return throw_errno(env, ENOMEM, "lgetxattr", path);
@@ -169,7 +163,11 @@ static napi_value fs_lgetxattr(napi_env env, napi_callback_info info)
 	}
 	napi_status status = napi_create_buffer_copy(env, (size_t)n, value, NULL, &result);
 	free(value);
-	return status == napi_ok ? result : NULL;
+	if (status != napi_ok) {
+		napi_throw_error(env, NULL, "cannot make the value's Buffer");
+		return NULL;
+	}
+	return result;
 }
 
 /* llistxattr(path): the attribute names, as an array of strings. */
@@ -190,6 +188,7 @@ static napi_value fs_llistxattr(napi_env env, napi_callback_info info)
 	}
 	if (napi_create_array(env, &result) != napi_ok) {
 		free(names);
+		napi_throw_error(env, NULL, "cannot make the names' array");
 		return NULL;
 	}
 	uint32_t index = 0;
@@ -198,6 +197,7 @@ static napi_value fs_llistxattr(napi_env env, napi_callback_info info)
 		if (napi_create_string_utf8(env, names + off, NAPI_AUTO_LENGTH, &name) != napi_ok ||
 		    napi_set_element(env, result, index++, name) != napi_ok) {
 			free(names);
+			napi_throw_error(env, NULL, "cannot fill the names' array");
 			return NULL;
 		}
 	}

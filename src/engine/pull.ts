@@ -158,8 +158,9 @@ async function downloadLayer(
   const { paths } = context;
   const { parent, diffId } = common;
   const id = shortDigest(descriptor.digest);
-  const stream = client.blobStream(repository, descriptor.digest);
   const blob = createBlobWriter(paths);
+  // Lazy: no request goes out until the unpacker reads, after the abort listener is in place.
+  const stream = client.blobStream(repository, descriptor.digest);
   const hash = createHash('sha256');
   let received = 0;
   // The compressed bytes: counted, hashed and stored as they pass. A digest mismatch fails the

@@ -347,8 +347,9 @@ class LayerWriter {
       try {
         fsOps().lsetxattr(join(this.root, path), attribute, xattrValue(value));
       } catch (err) {
-        // As Docker: an attribute this file system cannot hold (security.selinux without SELinux) is dropped.
-        if (errnoCode(err) !== 'ENOTSUP') throw err;
+        // As Docker: an attribute this file system cannot hold (security.selinux without SELinux,
+        // user.* on a symlink or device node: EPERM) is dropped.
+        if (errnoCode(err) !== 'ENOTSUP' && errnoCode(err) !== 'EPERM') throw err;
       }
     }
   }

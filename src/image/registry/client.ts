@@ -53,6 +53,7 @@ const push = (repository: string): string[] => [`repository:${repository}:pull,p
 
 export class RegistryClient {
   private readonly host: string;
+  private readonly insecureRegistries: readonly string[];
   private readonly plainHttp: boolean;
   private readonly chunkSize: number;
   private readonly auth: Authenticator;
@@ -64,6 +65,7 @@ export class RegistryClient {
     options: RegistryOptions = {},
   ) {
     this.host = registryHost(domain);
+    this.insecureRegistries = options.insecureRegistries ?? [];
     try {
       this.plainHttp = allowsPlainHttp(this.host, options.insecureRegistries ?? []);
     } catch {
@@ -187,8 +189,8 @@ export class RegistryClient {
     });
     if (response.status !== 201) throw await responseError(response);
     response.body.resume();
-    const reported = response.headers['docker-content-digest'];
-    return typeof reported === 'string' && reported !== '' ? reported : digestOf(bytes);
+    // The digest is what the bytes hash to, as Docker computes it: a header could name anything.
+    return digestOf(bytes);
   }
 
   /** The repository's tags, every page of them (`Link: <…>; rel="next"`). */
@@ -223,6 +225,10 @@ export class RegistryClient {
 
   private authenticator(credentials: () => Credentials | undefined): Authenticator {
     return new Authenticator(credentials, async (url, headers) => {
+      // A realm on plain HTTP would carry the credentials in clear: only where plain HTTP is allowed.
+      if (url.protocol !== 'https:' && !allowsPlainHttp(url.host, this.insecureRegistries)) {
+        throw new RegistryError(`refusing to send credentials to the token realm ${url.origin}: it is not HTTPS`);
+      }
       const response = await send({ method: 'GET', url, headers });
       return { status: response.status, statusText: response.statusText, body: await readBody(response, TOKEN_LIMIT) };
     });
@@ -255,7 +261,10 @@ export class RegistryClient {
       const authorization = await auth.authorization(call.scopes);
       const headers = authorization === undefined ? call.headers : { ...call.headers, authorization };
       const response = await send({ method: call.method, url, headers, body: call.body }, replayable ? isTransient : once);
-      if (response.status !== 401 || challenged || !replayable || !auth.challenged(response.headers['www-authenticate'], call.scopes)) {
+      // Only the registry's own challenge counts: a 401 from a redirect target (blob storage)
+      // must not send our credentials to a realm that third party names.
+      const own = response.url.origin === url.origin;
+      if (response.status !== 401 || challenged || !replayable || !own || !auth.challenged(response.headers['www-authenticate'], call.scopes)) {
         return response;
       }
       response.body.resume();
@@ -272,6 +281,9 @@ export class RegistryClient {
     let closing: Call;
     if (size <= this.chunkSize) {
       const body = source.pipe(exactLength(size, `blob ${digest}`));
+      // pipe() does not pass a source's errors on: a file that vanishes or fails to read must
+      // end the request with its error, not crash the process or leave the body open.
+      source.on('error', (err) => body.destroy(new RegistryError(`blob ${digest}: ${err.message}`)));
       closing = { method: 'PUT', target: withDigest(location, digest), scopes, headers: { ...octets, 'content-length': String(size) }, body };
     } else {
       let offset = 0;

@@ -115,7 +115,8 @@ async function follow(request: Request): Promise<Response> {
     response.body.resume();
     const next = new URL(location, url);
     // Blob storage behind a redirect (S3, a CDN) signs its own URLs; registry tokens stay home.
-    if (next.host !== url.host) headers = Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'authorization'));
+    // Compared by origin: an https -> http redirect to the same host must not carry them either.
+    if (next.origin !== url.origin) headers = Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'authorization'));
     url = next;
   }
 }
