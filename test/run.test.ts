@@ -303,7 +303,7 @@ describe('--trace', () => {
 describe('bad input: one clear line and status 125', () => {
   const cases: [string, string[], RegExp][] = [
     ['unknown flag', ['--bogus', 'busybox', 'true'], /unknown flag: --bogus/],
-    ['unknown image', ['no-such-image', 'true'], /Unable to find image 'no-such-image' locally/],
+    ['unknown image', ['--pull', 'never', 'no-such-image', 'true'], /No such image: no-such-image:latest/],
     ['bad memory', ['-m', '10x', 'busybox', 'true'], /invalid argument "10x" for "--memory" flag/],
     ['negative cpus', ['--cpus', '-1', 'busybox', 'true'], /"--cpus" flag/],
     ['relative volume', ['-v', 'relative:path', 'busybox', 'true'], /invalid volume specification: 'relative:path'/],

@@ -52,10 +52,16 @@ export function define(command: Command, context: () => Context): void {
  */
 export async function pullWithProgress(context: Context, ref: ImageReference, platform: string | undefined, out: ProgressLines | undefined, summary = true): Promise<void> {
   const { pullImage } = await import('../engine/pull.js');
-  out?.line(`${ref.digest ?? ref.tag}: Pulling from ${ref.path}`);
   const result = await pullImage(context, ref, {
     platform,
-    onEvent: out && ((event) => (event.kind === 'layer' ? out.status(event.id, event.status) : out.progress(event.id, 'Downloading', event.current, event.total))),
+    onEvent:
+      out &&
+      ((event) => {
+        // As docker pull: the first line once the registry has the manifest.
+        if (event.kind === 'resolved') out.line(`${ref.digest ?? ref.tag}: Pulling from ${ref.path}`);
+        else if (event.kind === 'layer') out.status(event.id, event.status);
+        else out.progress(event.id, 'Downloading', event.current, event.total);
+      }),
   });
   if (out && summary) {
     out.line(`Digest: ${result.digest}`);

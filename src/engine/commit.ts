@@ -27,13 +27,6 @@ export interface CommitOptions {
 const EMPTY_LAYER_DIFF_ID = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
 
 /**
- * Files the runtime creates in the upper dir as mount points for the engine's own bind mounts.
- * Their content lives outside the container, so a commit leaves them out, as Docker's init
- * layer does.
- */
-const MOUNT_POINT_STUBS = ['etc/hostname', 'etc/hosts', 'etc/resolv.conf'];
-
-/**
  * `docker commit`: the container's upper dir becomes a new layer on top of its image's layers
  * (deleted files as whiteouts), and its configuration the new image's, with `changes` applied.
  * Returns the new image ID.
@@ -91,7 +84,7 @@ export async function commitContainer(
 /** Packs the upper dir into a tar that is stored as a blob and unpacked as the new layer. */
 async function storeUpperLayer(context: Context, upper: string, parent: string | undefined): Promise<StoredLayer> {
   const blob = createBlobWriter(context.paths);
-  const unpacked = await unpackLayer(packLayer(upper, { exclude: MOUNT_POINT_STUBS }), context.paths.layers, {
+  const unpacked = await unpackLayer(packLayer(upper), context.paths.layers, {
     ...(parent ? { parent } : {}),
     tee: (chunk) => blob.write(chunk),
   }).catch((err: unknown) => {

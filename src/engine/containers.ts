@@ -13,7 +13,7 @@ import { shouldRestart, type ContainerConfig } from './container-config.js';
 import { resolveUser } from './image-user.js';
 import { restartContainer } from './lifecycle.js';
 import { generateId, generateName, VALID_NAME } from './names.js';
-import { buildSpec } from './spec.js';
+import { buildSpec, INIT_LAYER } from './spec.js';
 
 export interface ContainerRecord {
   readonly id: string;
@@ -126,6 +126,7 @@ export function createContainer(context: Context, config: ContainerConfig): { re
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     // The upper dir's mode is the container root's: it must let every user in.
     for (const sub of ['diff', 'work', 'rootfs']) mkdirSync(join(dir, sub), { mode: sub === 'work' ? 0o700 : 0o755 });
+    makeInitLayer(join(dir, INIT_LAYER));
     writeFileSync(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
     writeFileSync(join(dir, 'hostname'), `${hostname}\n`);
     writeFileSync(join(dir, 'hosts'), hostsFile(config.network));
@@ -138,6 +139,16 @@ export function createContainer(context: Context, config: ContainerConfig): { re
     record: { id, name, imageId: image.id, imageRef: config.image, config, status: 'created' },
     bundle: { id, dir, spec },
   };
+}
+
+/**
+ * The init layer: the mount points of the runtime's own mounts (/etc/hosts and its siblings,
+ * /proc, /sys, /dev) exist here, above the image, so mounting on them never creates anything
+ * in the upper dir: `commit` of an unchanged container adds an empty layer, as in Docker.
+ */
+function makeInitLayer(init: string): void {
+  for (const sub of ['etc', 'proc', 'sys', 'dev']) mkdirSync(join(init, sub), { recursive: true, mode: 0o755 });
+  for (const file of ['hosts', 'hostname', 'resolv.conf']) writeFileSync(join(init, 'etc', file), '', { mode: 0o644 });
 }
 
 /**

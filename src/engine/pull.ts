@@ -14,6 +14,7 @@ import { runLimited } from './run-limited.js';
 
 /** What a pull reports as it goes, one event per change of a layer's state (as `docker pull`). */
 export type PullEvent =
+  | { kind: 'resolved' }
   | { kind: 'layer'; id: string; status: 'Already exists' | 'Pulling fs layer' | 'Waiting' | 'Download complete' | 'Pull complete' }
   | { kind: 'progress'; id: string; current: number; total: number };
 
@@ -55,6 +56,7 @@ export async function pullImage(context: Context, ref: ImageReference, options: 
     if (parsed.kind === 'index') throw new WhaleboxError(`${familiarString(ref)}: nested image indexes are not supported`, 1);
   }
   const { config: configDescriptor, layers } = parsed;
+  options.onEvent?.({ kind: 'resolved' });
   const configBytes = await fetchConfig(client, repository, configDescriptor);
   const config = parseConfig(configBytes, configDescriptor.digest);
   const diffIds = config.rootfs?.diff_ids ?? [];

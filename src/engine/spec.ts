@@ -120,6 +120,9 @@ function depth(path: string): number {
   return posix.normalize(path).split('/').filter(Boolean).length;
 }
 
+/** The bundle's init layer directory (see buildSpec; made by createContainer). */
+export const INIT_LAYER = 'init';
+
 /** Builds the OCI config.json that describes the container to the runtime. */
 export function buildSpec(input: SpecInput): Spec {
   const { config, image, user } = input;
@@ -154,7 +157,10 @@ export function buildSpec(input: SpecInput): Spec {
   // Short relative names (layers/l/…), resolved from the layers directory: full paths of 100+
   // layers would overflow the page that mount(2) takes for options.
   const lower = [...input.layerDirs].reverse().map(layerLinkOf);
-  const overlay = [`lowerdir=${lower.map(({ link }) => link).join(':')}`, `upperdir=${join(input.bundleDir, 'diff')}`, `workdir=${join(input.bundleDir, 'work')}`];
+  // On top, the container's init layer: the mount points the runtime needs, so that they are
+  // never created in the upper dir (and never committed), as Docker's "-init" layer.
+  const lowerdir = [join(input.bundleDir, INIT_LAYER), ...lower.map(({ link }) => link)].join(':');
+  const overlay = [`lowerdir=${lowerdir}`, `upperdir=${join(input.bundleDir, 'diff')}`, `workdir=${join(input.bundleDir, 'work')}`];
   // volatile skips the syncfs at unmount; safe only when the upper dir is thrown away.
   if (config.autoRemove) overlay.push('volatile');
 

@@ -25,8 +25,8 @@ const OPAQUE_MARKER = '.wh..wh..opq';
  * files, an opaque directory is followed by its `.wh..wh..opq` marker, xattrs other than the
  * overlay's own go into pax records, hard links inside the tree stay hard links.
  */
-export function packLayer(dir: string, options: PackOptions = {}): Readable {
-  return tarReadable(entries([dir], false, new Set(options.exclude)));
+export function packLayer(dir: string): Readable {
+  return tarReadable(entries([dir], false));
 }
 
 /**
@@ -34,13 +34,8 @@ export function packLayer(dir: string, options: PackOptions = {}): Readable {
  * hide what is below them, an opaque directory hides the directories below it, and no
  * whiteout or overlay xattr appears in the tar.
  */
-export function packMerged(dirsTopFirst: readonly string[], options: PackOptions = {}): Readable {
-  return tarReadable(entries(dirsTopFirst, true, new Set(options.exclude)));
-}
-
-export interface PackOptions {
-  /** Paths relative to the root (`etc/hosts`) left out, with whatever is below them. */
-  readonly exclude?: readonly string[];
+export function packMerged(dirsTopFirst: readonly string[]): Readable {
+  return tarReadable(entries(dirsTopFirst, true));
 }
 
 /** A path as one layer has it: the node, and the directory it was opened in. */
@@ -51,20 +46,19 @@ interface Level {
   readonly node: Node;
 }
 
-/** How one tar is walked: merged or as one layer, and which paths it leaves out. */
+/** How one tar is walked: merged or as one layer. */
 interface Walk {
   readonly merged: boolean;
-  readonly exclude: ReadonlySet<string>;
   /** Inode → the entry name it was first written under. */
   readonly hardLinks: Map<string, string>;
 }
 
-async function* entries(dirs: readonly string[], merged: boolean, exclude: ReadonlySet<string>): AsyncGenerator<Entry> {
+async function* entries(dirs: readonly string[], merged: boolean): AsyncGenerator<Entry> {
   const trees: Tree[] = [];
   try {
     for (const dir of dirs) trees.push(Tree.open(dir, (path) => join(dir, path)));
     const roots = trees.map((tree): Level => ({ tree, parent: tree.root, base: '.', node: tree.root }));
-    yield* directory(roots, '', { merged, exclude, hardLinks: new Map() });
+    yield* directory(roots, '', { merged, hardLinks: new Map() });
   } finally {
     for (const tree of trees) tree.close();
   }
@@ -74,7 +68,6 @@ async function* entries(dirs: readonly string[], merged: boolean, exclude: Reado
 async function* directory(levels: readonly Level[], prefix: string, walk: Walk): AsyncGenerator<Entry> {
   const names = new Set(levels.flatMap((level) => listNames(level.tree, level.node)));
   for (const base of [...names].sort()) {
-    if (walk.exclude.has(`${prefix}${base}`)) continue;
     const found = visible(levels, base, walk.merged);
     try {
       if (found.length > 0) yield* visit(found, `${prefix}${base}`, walk);
