@@ -191,6 +191,12 @@ test('hostile layers are refused and leave nothing, in the store or outside it',
     assert.equal(ok(target.wb(['images', '-q'])), '', what);
     assert.deepEqual(layerDirs(target), [], what);
   }
+  // A good layer, then a bad one: the good one, complete and verified, is taken back too.
+  await pushLayers(client, 'hostile', 'second-bad', [gzipLayer(await makeTar([{ name: 'good', content: 'good' }])), cases[6]![1]]);
+  const second = target.wb(['pull', `${registry.host}/hostile:second-bad`]);
+  assert.equal(second.status, 1, second.stderr);
+  assert.deepEqual(layerDirs(target), []);
+  assert.deepEqual(readdirSync(join(target.root, 'layers', 'l')), []);
   assert.ok(!existsSync(outside) && !existsSync(`${outside}-abs`) && !existsSync(`/etc/${mark}`));
   assert.equal(readdirSync(join(target.root, 'blobs', 'sha256')).length, 0);
 });

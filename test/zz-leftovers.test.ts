@@ -14,7 +14,10 @@ test('no mount, cgroup, store directory or shim is left after the suite', () => 
   assert.deepEqual(mounts, []);
   // Each test store had a cgroup parent of its own; the last container out removes it.
   assert.deepEqual(whaleboxCgroupParents().filter((dir) => dir.includes('/whalebox-test-')), []);
-  assert.deepEqual(readdirSync(tmpdir()).filter((name) => name.startsWith('whalebox-test-')), []);
+  const stores = readdirSync(tmpdir()).filter((name) => name.startsWith('whalebox-test-'));
+  // What is inside tells which test left it.
+  const inside = stores.flatMap((name) => spawnSync('find', [join(tmpdir(), name), '-maxdepth', '3'], { encoding: 'utf8' }).stdout.split('\n').slice(0, 20));
+  assert.deepEqual(stores, [], inside.join('\n'));
   const shims = spawnSync('pgrep', ['-f', join(REPO, 'native', 'whalebox-shim')], { encoding: 'utf8' }).stdout.trim();
   assert.equal(shims, '');
 });

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { readBlob } from '../image/content-store.js';
+import { layerLink } from '../image/layer-links.js';
 import type { ImageManifest } from '../image/oci-image.js';
 import type { Db } from '../store/database.js';
 import { blobPath, type StorePaths } from '../store/paths.js';
 import { errnoCode } from '../util/errors.js';
+import type { Context } from './context.js';
 
 /** What one image holds in the store: its layers (chain IDs) and its blobs. */
 export interface ImageContent {
@@ -60,10 +62,7 @@ export interface Collected {
 
 /**
  * Deletes images (their tags, repo digests and rows) and then the layers and blobs only they
- * referenced. Runs inside the caller's immediate transaction: the rows go in it, and each
- * doomed layer directory is renamed to layers/trash-<random> in it too, so a reader never
- * sees a layer row without its directory or a half-deleted directory. The slow part, removing
- * the trash and the blobs, is `finish`, after the commit.
+ * referenced. Runs inside the caller's immediate transaction (see collect).
  */
 export function deleteImageRows(db: Db, paths: StorePaths, ids: readonly string[]): Collected {
   const select = db.prepare('SELECT id, manifest_digest, layers FROM images WHERE id = ?');
@@ -72,44 +71,76 @@ export function deleteImageRows(db: Db, paths: StorePaths, ids: readonly string[
     const prepared = db.prepare(statement);
     for (const row of doomed) prepared.run(row.id);
   }
+  return collect(db, paths, doomed.map((row) => imageContent(paths, row)));
+}
+
+/**
+ * After a pull or load failed: removes the layers and blobs it stored that no image references
+ * (another image may have been recorded with them meanwhile; those stay).
+ */
+export function discardUnreferenced(db: Db, paths: StorePaths, stored: ImageContent): void {
+  db.transaction(() => collect(db, paths, [stored])).immediate().finish();
+}
+
+/** After a failure: the layers and blobs given go unless an image names them; never throws (the failure is what matters). */
+export function discardQuietly(context: Context, layers: ReadonlyArray<{ readonly chainId: string; readonly digest: string }>): void {
+  if (layers.length === 0) return;
+  try {
+    discardUnreferenced(context.db(), context.paths, { layers: layers.map((layer) => layer.chainId), blobs: layers.map((layer) => layer.digest) });
+  } catch {
+    // Left as they are: complete, verified content that a later pull reuses.
+  }
+}
+
+/**
+ * The layers and blobs of `doomed` that no image row references any more: their layer rows
+ * are deleted, and their directories and blob files renamed to trash-<random> names, inside
+ * the caller's immediate transaction. A reader then never sees a layer row without its
+ * directory or a half-deleted one, and storeImage (which checks under the same lock) never
+ * records an image whose content is going. Removing the trash is `finish`, after the commit.
+ */
+function collect(db: Db, paths: StorePaths, doomed: readonly ImageContent[]): Collected {
   const remaining = db.prepare('SELECT id, manifest_digest, layers FROM images').all() as ContentRow[];
-  const freed = unreferenced(
-    doomed.map((row) => imageContent(paths, row)),
-    remaining.map((row) => imageContent(paths, row)),
-  );
+  const freed = unreferenced(doomed, remaining.map((row) => imageContent(paths, row)));
 
   const size = db.prepare('SELECT size FROM layers WHERE chain_id = ?').pluck();
   const reclaimed = freed.layers.reduce((total, layer) => total + ((size.get(layer) as number | undefined) ?? 0), 0);
   const deleteLayer = db.prepare('DELETE FROM layers WHERE chain_id = ?');
   for (const layer of freed.layers) deleteLayer.run(layer);
-  const trash = moveToTrash(paths, freed.layers.map((layer) => layer.slice('sha256:'.length)));
+  // Blob files go to trash beside blobs/sha256, where no listing of blobs sees them.
+  const trash = moveToTrash([
+    ...freed.layers.map((layer): Move => [join(paths.layers, layer.slice('sha256:'.length)), paths.layers]),
+    ...freed.blobs.map((blob): Move => [blobPath(paths, blob), dirname(paths.blobs)]),
+  ]);
+  for (const layer of freed.layers) rmSync(join(paths.layers, layerLink(layer)), { force: true });
 
   return {
     layers: freed.layers,
     reclaimed,
     finish() {
-      for (const path of [...trash, ...freed.blobs.map((blob) => blobPath(paths, blob))]) {
+      for (const path of trash) {
         try {
           rmSync(path, { recursive: true, force: true, maxRetries: 5 });
         } catch {
-          // What is left is unreferenced: trash-* directories go at the next system prune.
+          // What is left is unreferenced: trash-* entries go at the next system prune.
         }
       }
     },
   };
 }
 
+/** A path, and the directory where it becomes trash-<random>. */
+type Move = [from: string, trashDir: string];
+
 /**
- * Renames layers/<hex> to layers/trash-<random> and removes its short link layers/l/<12 hex>
- * (absent in older stores). A directory already gone is skipped; any other failure puts back
- * what was moved and throws, so the transaction rolls back with the disk unchanged.
+ * Renames each path to a trash-<random> name. A path already gone is skipped; any other failure
+ * puts back what was moved and throws, so the transaction rolls back with the disk unchanged.
  */
-function moveToTrash(paths: StorePaths, hexes: readonly string[]): string[] {
+function moveToTrash(moves: readonly Move[]): string[] {
   const moved: Array<[from: string, to: string]> = [];
   try {
-    for (const hex of hexes) {
-      const from = join(paths.layers, hex);
-      const to = join(paths.layers, `trash-${randomBytes(8).toString('hex')}`);
+    for (const [from, trashDir] of moves) {
+      const to = join(trashDir, `trash-${randomBytes(8).toString('hex')}`);
       try {
         renameSync(from, to);
         moved.push([from, to]);
@@ -121,6 +152,5 @@ function moveToTrash(paths: StorePaths, hexes: readonly string[]): string[] {
     for (const [from, to] of moved.reverse()) renameSync(to, from);
     throw err;
   }
-  for (const hex of hexes) rmSync(join(paths.layers, 'l', hex.slice(0, 12)), { force: true });
   return moved.map(([, to]) => to);
 }

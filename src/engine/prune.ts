@@ -4,6 +4,7 @@ import type { Context } from './context.js';
 import { bundleDir, cleanupContainer, containerTable, refreshContainer, removeContainer } from './containers.js';
 import { treeSize } from './container-view.js';
 import { deleteContainer } from './lifecycle.js';
+import { isAbandoned } from '../store/scratch.js';
 
 export interface PruneReport {
   readonly deleted: string[];
@@ -45,9 +46,17 @@ export function removeOrphans(context: Context): string[] {
     }
   };
   for (const id of entries(context.paths.containers)) if (!known.has(id)) remove(join(context.paths.containers, id));
-  for (const name of entries(context.paths.layers)) if (name.startsWith('tmp-') || name.startsWith('trash-')) remove(join(context.paths.layers, name));
-  const staging = dirname(context.paths.blobs);
-  for (const name of entries(staging)) if (name.startsWith('.tmp-')) remove(join(staging, name));
+  // Scratch entries of commands still running are theirs; trash is garbage whoever made it.
+  const leftovers: Array<[dir: string, prefixes: string[]]> = [
+    [context.paths.layers, ['tmp-']],
+    [dirname(context.paths.blobs), ['.tmp-']],
+    [context.paths.root, ['tmp-load-', 'tmp-save-']],
+  ];
+  for (const [dir, prefixes] of leftovers) {
+    for (const name of entries(dir)) {
+      if (name.startsWith('trash-') || prefixes.some((prefix) => isAbandoned(name, prefix))) remove(join(dir, name));
+    }
+  }
   return removed;
 }
 

@@ -8,6 +8,7 @@ import { MANIFEST_ACCEPT, parseManifest, parsePlatform, selectPlatform } from '.
 import type { Descriptor, ImageConfig } from '../image/oci-image.js';
 import { familiarString, repositoryName, type ImageReference } from '../image/reference.js';
 import { RegistryClient } from '../image/registry/client.js';
+import { discardQuietly } from './image-gc.js';
 import { WhaleboxError } from '../util/errors.js';
 import type { Context } from './context.js';
 import { runLimited } from './run-limited.js';
@@ -79,25 +80,36 @@ export async function pullImage(context: Context, ref: ImageReference, options: 
     const status = present[i] !== undefined ? 'Already exists' : queued++ < CONCURRENT_DOWNLOADS ? 'Pulling fs layer' : 'Waiting';
     options.onEvent?.({ kind: 'layer', id: shortDigest(descriptor.digest), status });
   });
-  const stored = await runLimited(
-    layers.flatMap((descriptor, i) => {
-      const common = { chainId: chainIds[i]!, diffId: diffIds[i]!, ...(i > 0 ? { parent: chainIds[i - 1]! } : {}), mediaType: descriptor.mediaType, digest: descriptor.digest, blobSize: descriptor.size };
-      const size = present[i];
-      if (size !== undefined) return [async () => ({ layer: { ...common, size }, downloaded: false })];
-      return [(signal: AbortSignal) => downloadLayer(context, client, repository, descriptor, common, signal, options.onEvent)];
-    }),
-    CONCURRENT_DOWNLOADS,
-  );
-  const downloaded = stored.some((layer) => layer.downloaded) || existing === undefined;
-  const id = storeImage(context.db(), paths, config, stored.map((layer) => layer.layer), {
-    references: ref.tag !== undefined ? [ref] : [],
-    manifest: manifest.bytes,
-    configBytes,
-    repoDigests: [{ repository: repositoryName(ref), digest: top.digest }],
-  });
-  if (id !== configDescriptor.digest) throw new Error(`image ID ${id} differs from the config digest ${configDescriptor.digest}`);
-  return { id, digest: top.digest, downloaded };
+  // What this pull stored, to take back if it fails: complete layers no image would name.
+  const fetched: StoredLayer[] = [];
+  try {
+    const stored = await runLimited(
+      layers.map((descriptor, i) => {
+        const common = { chainId: chainIds[i]!, diffId: diffIds[i]!, ...(i > 0 ? { parent: chainIds[i - 1]! } : {}), mediaType: descriptor.mediaType, digest: descriptor.digest, blobSize: descriptor.size };
+        const size = present[i];
+        if (size !== undefined) return async () => ({ ...common, size });
+        return async (signal: AbortSignal) => {
+          const layer = await downloadLayer(context, client, repository, descriptor, common, signal, options.onEvent);
+          fetched.push(layer);
+          return layer;
+        };
+      }),
+      CONCURRENT_DOWNLOADS,
+    );
+    const id = storeImage(context.db(), paths, config, stored, {
+      references: ref.tag !== undefined ? [ref] : [],
+      manifest: manifest.bytes,
+      configBytes,
+      repoDigests: [{ repository: repositoryName(ref), digest: top.digest }],
+    });
+    if (id !== configDescriptor.digest) throw new Error(`image ID ${id} differs from the config digest ${configDescriptor.digest}`);
+    return { id, digest: top.digest, downloaded: fetched.length > 0 || existing === undefined };
+  } catch (err) {
+    discardQuietly(context, fetched);
+    throw err;
+  }
 }
+
 
 /** The config blob, verified; stored only with the image, when every layer is in place. */
 async function fetchConfig(client: RegistryClient, repository: string, descriptor: Descriptor): Promise<Buffer> {
@@ -156,7 +168,7 @@ async function downloadLayer(
   common: Omit<StoredLayer, 'size'>,
   signal: AbortSignal,
   onEvent: PullOptions['onEvent'],
-): Promise<{ layer: StoredLayer; downloaded: boolean }> {
+): Promise<StoredLayer> {
   const { paths } = context;
   const { parent, diffId } = common;
   const id = shortDigest(descriptor.digest);
@@ -200,7 +212,7 @@ async function downloadLayer(
     const unpacked = await unpackLayer(stream.pipe(tap), paths.layers, { ...(parent ? { parent } : {}), expectedDiffId: diffId });
     blob.commit(descriptor.digest);
     onEvent?.({ kind: 'layer', id, status: 'Pull complete' });
-    return { layer: { ...common, size: unpacked.size }, downloaded: true };
+    return { ...common, size: unpacked.size };
   } catch (err) {
     blob.abort();
     stream.destroy();

@@ -1,9 +1,10 @@
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { blobPath, type StorePaths } from '../store/paths.js';
 import { WhaleboxError } from '../util/errors.js';
+import { scratchName } from '../store/scratch.js';
 
 /**
  * The OCI content store: immutable blobs named by the sha256 of their bytes, under
@@ -25,7 +26,7 @@ export function createBlobWriter(paths: StorePaths): BlobWriter {
   // in it, so a listing of the store never sees a partial blob.
   const staging = dirname(paths.blobs);
   mkdirSync(paths.blobs, { recursive: true });
-  const temp = join(staging, `.tmp-${randomBytes(8).toString('hex')}`);
+  const temp = join(staging, scratchName('.tmp-'));
   const fd = openSync(temp, 'wx');
   fchmodSync(fd, 0o644); // whatever the umask: blobs are the same for every reader
   const hash: Hash = createHash('sha256');

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type Db } from '../store/database.js';
-import { storePaths, type StorePaths } from '../store/paths.js';
+import { blobPath, storePaths, type StorePaths } from '../store/paths.js';
 import { WhaleboxError } from '../util/errors.js';
 import { hasBlob, readBlob } from './content-store.js';
 import { findImage, layerDir, listImages, storeImage, type StoredLayer } from './image-store.js';
@@ -37,8 +37,12 @@ function withStore(fn: (db: Db, paths: StorePaths) => void): () => void {
     const db = openDatabase(join(root, 'whalebox.db'));
     try {
       const paths = storePaths(root, join(root, 'run'));
-      // storeImage records only layers that are unpacked.
-      for (const layer of [BASE, TOP]) mkdirSync(layerDir(paths, layer.chainId), { recursive: true });
+      // storeImage records only layers that are unpacked and whose blobs are stored.
+      mkdirSync(paths.blobs, { recursive: true });
+      for (const layer of [BASE, TOP]) {
+        mkdirSync(layerDir(paths, layer.chainId), { recursive: true });
+        writeFileSync(blobPath(paths, layer.digest), '');
+      }
       fn(db, paths);
     } finally {
       db.close();

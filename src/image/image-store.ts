@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Db } from '../store/database.js';
 import type { StorePaths } from '../store/paths.js';
 import { WhaleboxError } from '../util/errors.js';
-import { putBlob, readBlob } from './content-store.js';
+import { hasBlob, putBlob, readBlob } from './content-store.js';
 import {
   MEDIA_TYPE_CONFIG,
   MEDIA_TYPE_MANIFEST,
@@ -90,18 +90,20 @@ export function storeImage(
   options: StoreImageOptions = {},
 ): string {
   const configBytes = options.configBytes ?? Buffer.from(JSON.stringify(config));
-  const id = putBlob(paths, configBytes);
-  const manifestDigest = putBlob(paths, options.manifest ?? ociManifest(id, configBytes.length, layers));
   const size = layers.reduce((total, layer) => total + layer.size, 0);
+  let id = '';
 
   db.transaction(() => {
-    // Image removal moves unused layers out under this same write lock: a layer that a pull or
+    // Image removal moves unreferenced content out under this same write lock: what a pull or
     // load found in place a moment ago may be gone now, and must not be recorded as present.
+    // The config and manifest are (re)written here for the same reason.
     for (const layer of layers) {
-      if (!existsSync(layerDir(paths, layer.chainId))) {
+      if (!existsSync(layerDir(paths, layer.chainId)) || !hasBlob(paths, layer.digest)) {
         throw new WhaleboxError(`layer ${layer.chainId} was removed while this image was being stored; try again`, 1);
       }
     }
+    id = putBlob(paths, configBytes);
+    const manifestDigest = putBlob(paths, options.manifest ?? ociManifest(id, configBytes.length, layers));
     const insertLayer = db.prepare(
       'INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size) VALUES (?, ?, ?, ?)',
     );

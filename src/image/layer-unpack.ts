@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
@@ -31,6 +31,7 @@ import { fsOps } from '../native/fsops.js';
 import { errnoCode, WhaleboxError } from '../util/errors.js';
 import { ensureLayerLinks } from './layer-links.js';
 import { installPaxCodec, XATTR_PREFIX, xattrValue } from './tar-pax.js';
+import { scratchName } from '../store/scratch.js';
 
 /**
  * Unpacks an image layer (a tar: plain, gzip or zstd) into its own directory,
@@ -86,7 +87,7 @@ export async function unpackLayer(
   input.on('error', () => {});
   // The digest is known only at the end, so unpack under a temporary name and rename the whole
   // layer directory into place: a failed or truncated tar never leaves a layer behind.
-  const temp = join(layersDir, `tmp-${randomBytes(8).toString('hex')}`);
+  const temp = join(layersDir, scratchName('tmp-'));
   mkdirSync(temp, { mode: 0o700 });
   try {
     const root = join(temp, 'diff');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, constants, createReadStream, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, createReadStream, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import type { Entry } from '../copy/entries.js';
@@ -8,6 +8,7 @@ import { NotFound, self, Tree } from '../copy/tree.js';
 import { TreeWriter } from '../copy/tree-writer.js';
 import { decompress } from '../../image/layer-unpack.js';
 import { WhaleboxError } from '../../util/errors.js';
+import { scratchName } from '../../store/scratch.js';
 
 /**
  * An image archive (`load`), unpacked into a scratch directory for the random access its
@@ -38,7 +39,8 @@ export class ArchiveDir {
   /** Unpacks the tar (plain or compressed, as Docker's load accepts) into a scratch directory under `parent`. */
   static async extract(input: Readable, parent: string): Promise<ArchiveDir> {
     mkdirSync(parent, { recursive: true });
-    const dir = mkdtempSync(join(parent, 'tmp-load-'));
+    const dir = join(parent, scratchName('tmp-load-'));
+    mkdirSync(dir, { mode: 0o700 });
     let archive: ArchiveDir | undefined;
     try {
       archive = new ArchiveDir(dir, Tree.open(dir, (path) => path));

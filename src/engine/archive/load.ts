@@ -1,15 +1,14 @@
-import { existsSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createBlobWriter, hasBlob, type BlobWriter } from '../../image/content-store.js';
 import { layerDir, storeImage, type StoredLayer } from '../../image/image-store.js';
-import { layerLink } from '../../image/layer-links.js';
 import { unpackLayer } from '../../image/layer-unpack.js';
 import { MEDIA_TYPE_LAYER_TAR, type ImageConfig } from '../../image/oci-image.js';
 import type { ImageReference } from '../../image/reference.js';
 import { blobPath } from '../../store/paths.js';
 import { WhaleboxError } from '../../util/errors.js';
 import type { Context } from '../context.js';
+import { discardQuietly } from '../image-gc.js';
 import { chainIdsOf } from '../pull.js';
 import { ArchiveDir, invalid, parseJson } from './archive-dir.js';
 import { archiveImages, type ArchiveImage } from './archive-images.js';
@@ -48,7 +47,7 @@ async function loadImage(context: Context, archive: ArchiveDir, image: ArchiveIm
   }
   const chainIds = chainIdsOf(diffIds);
   const blobs: Array<{ writer: BlobWriter; diffId: string }> = [];
-  const unpacked: string[] = [];
+  const unpacked: Array<{ chainId: string; digest: string }> = [];
   try {
     const layers: StoredLayer[] = [];
     for (const [i, file] of image.layers.entries()) {
@@ -73,7 +72,7 @@ async function loadImage(context: Context, archive: ArchiveDir, image: ArchiveIm
       const layer = await unpackLayer(archive.stream(file), paths.layers, { ...(parent ? { parent } : {}), tee, expectedDiffId: diffId }).catch((err: Error) => {
         throw new WhaleboxError(`${file.what}: ${err.message}`, 1);
       });
-      unpacked.push(layer.chainId);
+      unpacked.push({ chainId: layer.chainId, digest: diffId });
       layers.push({ ...common, size: layer.size, blobSize });
     }
     for (const { writer, diffId } of blobs) writer.commit(diffId);
@@ -81,18 +80,9 @@ async function loadImage(context: Context, archive: ArchiveDir, image: ArchiveIm
     return { id: storeImage(db, paths, config, layers, { configBytes, references: image.references }), references: image.references };
   } catch (err) {
     for (const { writer } of blobs) writer.abort();
-    removeUnrecorded(context, unpacked);
+    // Layers (and their blobs, if committed) that no image names go; shared ones stay.
+    discardQuietly(context, unpacked);
     throw err;
-  }
-}
-
-/** Layers this load unpacked that no image records (a concurrent store of the same layer records it first). */
-function removeUnrecorded(context: Context, chainIds: readonly string[]): void {
-  const recorded = context.db().prepare('SELECT 1 FROM layers WHERE chain_id = ?').pluck();
-  for (const chainId of chainIds) {
-    if (recorded.get(chainId) !== undefined) continue;
-    rmSync(join(context.paths.layers, chainId.slice('sha256:'.length)), { recursive: true, force: true });
-    rmSync(join(context.paths.layers, layerLink(chainId)), { force: true });
   }
 }
 

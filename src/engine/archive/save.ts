@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -18,6 +18,7 @@ import { requireImage } from '../image-lookup.js';
 import { listImages } from '../images.js';
 import { archiveBlobPath } from './archive-dir.js';
 import { NAME_ANNOTATION, REF_NAME_ANNOTATION } from './archive-images.js';
+import { scratchName } from '../../store/scratch.js';
 
 /**
  * `docker save` in the layout Docker 25+ writes, which both `docker load` and OCI tools read:
@@ -85,7 +86,8 @@ function tryReference(name: string): string | undefined {
 async function* archiveEntries(paths: StorePaths, images: readonly Selected[]): AsyncGenerator<Entry> {
   mkdirSync(paths.root, { recursive: true });
   // Decompressed layers wait here for the tar, which needs their size before their bytes.
-  const scratch = mkdtempSync(join(paths.root, 'tmp-save-'));
+  const scratch = join(paths.root, scratchName('tmp-save-'));
+  mkdirSync(scratch, { mode: 0o700 });
   try {
     yield directory('blobs');
     yield directory('blobs/sha256');
