@@ -70,7 +70,7 @@ test("Docker's defaults: capabilities, masked paths, limits, mounts by depth", (
   assert.deepEqual(spec.mounts.find((m) => m.destination === '/a/b')?.options, ['rbind', 'rprivate', 'ro']);
   assert.equal(
     spec.annotations?.['io.whalebox.rootfs.overlay'],
-    `lowerdir=/bundle/init:l/${'b'.repeat(12)}:l/${'a'.repeat(12)},upperdir=/bundle/diff,workdir=/bundle/work,volatile`,
+    `lowerdir=/bundle/init:l/${'b'.repeat(12)}:l/${'a'.repeat(12)},upperdir=/bundle/diff,workdir=/bundle/work,redirect_dir=off,metacopy=off,volatile`,
   );
   assert.equal(spec.annotations?.['io.whalebox.rootfs.overlay.lowerbase'], '/store/layers');
   assert.deepEqual(spec.linux.namespaces.map((n) => n.type), ['pid', 'ipc', 'uts', 'mount', 'cgroup', 'network']);

@@ -160,7 +160,9 @@ export function buildSpec(input: SpecInput): Spec {
   // On top, the container's init layer: the mount points the runtime needs, so that they are
   // never created in the upper dir (and never committed), as Docker's "-init" layer.
   const lowerdir = [join(input.bundleDir, INIT_LAYER), ...lower.map(({ link }) => link)].join(':');
-  const overlay = [`lowerdir=${lowerdir}`, `upperdir=${join(input.bundleDir, 'diff')}`, `workdir=${join(input.bundleDir, 'work')}`];
+  // Redirects and metadata-only copy-ups (on by default on some kernels) would put overlay
+  // bookkeeping in the upper dir that `commit` cannot turn into a layer: off, as Docker needs.
+  const overlay = [`lowerdir=${lowerdir}`, `upperdir=${join(input.bundleDir, 'diff')}`, `workdir=${join(input.bundleDir, 'work')}`, 'redirect_dir=off', 'metacopy=off'];
   // volatile skips the syncfs at unmount; safe only when the upper dir is thrown away.
   if (config.autoRemove) overlay.push('volatile');
 
