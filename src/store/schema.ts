@@ -56,4 +56,29 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX repo_digests_image ON repo_digests(image_id);
   `,
+  `
+  CREATE TABLE networks (
+    id TEXT PRIMARY KEY,              -- 64 hex
+    name TEXT NOT NULL UNIQUE,
+    driver TEXT NOT NULL,             -- bridge
+    bridge TEXT NOT NULL UNIQUE,      -- the Linux bridge device
+    subnet TEXT NOT NULL,             -- CIDR, e.g. 10.89.0.0/16
+    gateway TEXT NOT NULL,            -- address on the bridge
+    ip_range TEXT,                    -- CIDR inside subnet that IPAM draws from, or NULL
+    internal INTEGER NOT NULL DEFAULT 0,
+    labels TEXT NOT NULL DEFAULT '{}',
+    created TEXT NOT NULL
+  );
+  CREATE TABLE endpoints (
+    network_id TEXT NOT NULL REFERENCES networks(id),
+    container_id TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    mac TEXT NOT NULL,
+    host_veth TEXT NOT NULL UNIQUE,   -- the host end of the container's veth pair
+    aliases TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (network_id, container_id),
+    UNIQUE (network_id, ip)
+  );
+  CREATE INDEX endpoints_container ON endpoints(container_id);
+  `,
 ];
