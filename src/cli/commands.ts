@@ -17,6 +17,7 @@ import { define as defineLoad } from './load.js';
 import { define as defineLogs } from './logs.js';
 import { definePause, defineUnpause } from './pause.js';
 import { defineContainerPrune, defineImagePrune, defineSystem } from './prune.js';
+import { define as definePort } from './port.js';
 import { define as definePs } from './ps.js';
 import { define as definePull } from './pull.js';
 import { define as definePush } from './push.js';
@@ -51,6 +52,7 @@ const CONTAINER_COMMANDS: [name: string, define: Define, groupName?: string, ali
   ['rename', defineRename],
   ['stats', defineStats],
   ['top', defineTop],
+  ['port', definePort],
   ['cp', defineCp],
   ['commit', defineCommit],
   ['export', defineExport],

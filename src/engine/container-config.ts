@@ -1,5 +1,6 @@
 import { isAbsolute, posix } from 'node:path';
 import { WhaleboxError } from '../util/errors.js';
+import type { PortMapping, PortSpec } from '../network/ports.js';
 
 /** What a container was asked to be: Docker's Config and HostConfig, as `run` parsed them. */
 export interface ContainerConfig {
@@ -24,6 +25,10 @@ export interface ContainerConfig {
   readonly restart: RestartPolicy;
   readonly detach: boolean;
   readonly labels: Record<string, string>;
+  /** -p/--publish and -P, as asked (host port 0: one is chosen at start). */
+  readonly publish?: readonly PortSpec[];
+  /** The published ports as resolved at start: what the firewall maps, `port` and `ps` print. */
+  readonly ports?: readonly PortMapping[];
   /** --stop-signal, else the image's StopSignal (filled in at create). */
   readonly stopSignal?: string;
   /** --stop-timeout in seconds (Docker's default: 10). */
