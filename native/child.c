@@ -3,6 +3,7 @@
 #include "child.h"
 
 #include "caps.h"
+#include "enter.h"
 #include "mounts.h"
 #include "report.h"
 #include "tty.h"
@@ -63,6 +64,21 @@ static int st_unshare(char **f)
 {
 	unsigned long long flags;
 	return field_num(f[1], 10, INT_MAX, &flags) ? EINVAL : sys(unshare((int)flags));
+}
+
+/* Joins the namespace bound at a path: a network namespace the engine has configured. */
+static int st_join_ns(char **f)
+{
+	int type = ns_type(f[1]);
+	if (!type)
+		return EINVAL;
+	int fd = open(f[2], O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	int err = sys(setns(fd, type));
+	if (close(fd) < 0 && !err)
+		err = errno;
+	return err;
 }
 
 static int st_mount(char **f)
@@ -296,6 +312,7 @@ static const struct step {
 } steps[] = {
 	{ "cgroup-join", 2, 2, st_cgroup_join },
 	{ "unshare", 2, 2, st_unshare },
+	{ "join-ns", 3, 3, st_join_ns },
 	{ "mount", 6, 6, st_mount },
 	{ "rootfs", 2, 2, st_rootfs },
 	{ "cmount", 7, 7, st_cmount },

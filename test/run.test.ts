@@ -38,11 +38,12 @@ describe('isolation', () => {
     assert.equal(hostname(), before);
   });
 
-  test('the network namespace has only lo, and it is up', () => {
+  test('the default network namespace has lo and eth0 on the bridge, both up, and no host link', () => {
     const r = run('busybox', 'ip', 'link');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^1: lo: <LOOPBACK,UP,LOWER_UP>/);
-    assert.doesNotMatch(r.stdout, /^2: /m);
+    assert.match(r.stdout, /^2: eth0@if\d+: <BROADCAST,MULTICAST,UP,LOWER_UP/m);
+    assert.doesNotMatch(r.stdout, /^3: /m);
     assert.equal(run('busybox', 'ping', '-c', '1', '-W', '1', '127.0.0.1').status, 0);
   });
 

@@ -7,6 +7,7 @@ import type { Context } from '../engine/context.js';
 import {
   expandEnv,
   parseEnvFile,
+  parseAddHost,
   parseNetwork,
   parseTmpfs,
   parseVolume,
@@ -19,6 +20,7 @@ import { runDetached, runForeground } from '../engine/run.js';
 import { createContainer } from '../engine/containers.js';
 import { parseSignal } from '../engine/lifecycle.js';
 import { findImage } from '../image/image-store.js';
+import { parsePublish } from '../network/ports.js';
 import { familiarString, parseReference } from '../image/reference.js';
 
 interface RunFlags {
@@ -42,6 +44,13 @@ interface RunFlags {
   cpusetCpus?: string;
   pidsLimit?: string;
   network: string;
+  ip?: string;
+  networkAlias: string[];
+  addHost: string[];
+  dns: string[];
+  publish: string[];
+  publishAll?: boolean;
+  expose: string[];
   trace?: boolean;
   detach?: boolean;
   restart: string;
@@ -114,6 +123,13 @@ function toContainerConfig(image: string, command: string[], flags: RunFlags): C
     tmpfs: flags.tmpfs.map(parseTmpfs),
     readonlyRootfs: flags.readOnly ?? false,
     network: parseNetwork(flags.network),
+    ...(flags.ip !== undefined ? { ip: flags.ip } : {}),
+    networkAliases: flags.networkAlias,
+    addHosts: flags.addHost.map(parseAddHost),
+    dns: flags.dns,
+    publish: parsePublish(flags.publish),
+    publishAll: flags.publishAll ?? false,
+    expose: flags.expose,
     resources: parseResources(flags),
     restart,
     detach: flags.detach ?? false,
@@ -150,7 +166,14 @@ function containerOptions(command: Command): Command {
     .option('-c, --cpu-shares <int>', 'CPU shares (relative weight)')
     .option('--cpuset-cpus <list>', 'CPUs in which to allow execution (0-3, 0,1)')
     .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)')
-    .option('--network <mode>', 'Connect a container to a network (none, host)', 'default')
+    .option('--network <network>', 'Connect a container to a network (bridge, none, host, container:NAME, or a network)', 'bridge')
+    .option('--ip <address>', 'IPv4 address (e.g., 172.30.100.104)')
+    .option('--network-alias <alias>', 'Add network-scoped alias for the container', collect, [])
+    .option('--add-host <host:ip>', 'Add a custom host-to-IP mapping (host:ip)', collect, [])
+    .option('--dns <address>', 'Set custom DNS servers', collect, [])
+    .option('-p, --publish <list>', "Publish a container's port(s) to the host", collect, [])
+    .option('-P, --publish-all', 'Publish all exposed ports to random ports')
+    .option('--expose <list>', 'Expose a port or a range of ports', collect, [])
     .option('--restart <policy>', 'Restart policy to apply when a container exits', 'no')
     .option('-l, --label <list>', 'Set meta data on a container', collect, [])
     .option('--stop-signal <signal>', 'Signal to stop the container')

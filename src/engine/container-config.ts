@@ -20,13 +20,26 @@ export interface ContainerConfig {
   readonly volumes: BindVolume[];
   readonly tmpfs: TmpfsMount[];
   readonly readonlyRootfs: boolean;
-  readonly network: NetworkMode;
+  /** --network: bridge (the default), none, host, container:NAME, or a network's name or ID. */
+  readonly network: string;
+  /** --ip on a user-defined network. */
+  readonly ip?: string;
+  /** --network-alias: more names the container has on its network. */
+  readonly networkAliases: string[];
+  /** --add-host NAME:IP entries for its /etc/hosts. */
+  readonly addHosts: string[];
+  /** --dns servers for its /etc/resolv.conf (the host's when empty). */
+  readonly dns: string[];
   readonly resources: Resources;
   readonly restart: RestartPolicy;
   readonly detach: boolean;
   readonly labels: Record<string, string>;
-  /** -p/--publish and -P, as asked (host port 0: one is chosen at start). */
+  /** -p/--publish, and with -P the image's and --expose's ports (host port 0: one is chosen at start). */
   readonly publish?: readonly PortSpec[];
+  /** -P/--publish-all: every exposed port, on a port chosen at start (expanded into publish at create). */
+  readonly publishAll?: boolean;
+  /** --expose: ports the container exposes besides the image's. */
+  readonly expose?: readonly string[];
   /** The published ports as resolved at start: what the firewall maps, `port` and `ps` print. */
   readonly ports?: readonly PortMapping[];
   /** --stop-signal, else the image's StopSignal (filled in at create). */
@@ -79,8 +92,6 @@ export function parseLabels(entries: readonly string[]): Record<string, string> 
   }
   return labels;
 }
-
-export type NetworkMode = 'default' | 'none' | 'host';
 
 export interface BindVolume {
   readonly source: string;
@@ -142,10 +153,25 @@ export function parseTmpfs(spec: string): TmpfsMount {
   return { destination: posix.normalize(destination), options: ['noexec', 'nosuid', 'nodev', ...options] };
 }
 
-/** `--network`: until bridge networking lands, the default is a private namespace with lo. */
-export function parseNetwork(value: string): NetworkMode {
-  if (value === 'none' || value === 'host' || value === 'default') return value;
-  throw new WhaleboxError(`network ${value} not found (available: none, host; the default is an isolated network namespace with only lo)`);
+/**
+ * `--network`: a mode (bridge, none, host, container:NAME) or a network's name; whether that
+ * network exists is checked at create. Stored records of older versions say `default`: a
+ * private namespace with only lo, which is `none` now.
+ */
+export function parseNetwork(value: string): string {
+  if (value === '' || value === 'container:') throw new WhaleboxError(`invalid network mode: '${value}'`);
+  return value === 'default' ? 'none' : value;
+}
+
+/** `--add-host NAME:IP` (`host-gateway` is not known here: no daemon holds the host's address). */
+export function parseAddHost(value: string): string {
+  const colon = value.indexOf(':');
+  const name = value.slice(0, colon);
+  const ip = value.slice(colon + 1);
+  if (colon <= 0 || !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(name) || !/^(\d{1,3}\.){3}\d{1,3}$|^[0-9a-fA-F:]+$/.test(ip)) {
+    throw new WhaleboxError(`invalid argument "${value}" for "--add-host" flag: invalid IP address in add-host: "${ip}"`);
+  }
+  return `${name}:${ip}`;
 }
 
 /** Docker's --env-file: KEY=VALUE lines, `#` comments, and bare KEY taken from the environment. */

@@ -3,6 +3,10 @@ import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
 import { WhaleboxError } from '../util/errors.js';
 import { findImage } from '../image/image-store.js';
+import { parseNetwork } from './container-config.js';
+import { baseHostsFile } from '../network/container-network.js';
+import { exposedPorts, publishAll, type PortSpec } from '../network/ports.js';
+import { attachAtCreate, networkAfterEnd, releaseAtRemove } from './networking.js';
 import { ensureLayerLinks } from '../image/layer-links.js';
 import { deleteBundle, exitFileTime, readBundle, readExitFile, type Bundle } from '../runtime/runtime.js';
 import { isSameProcessAlive, processStartTime } from '../runtime/processes.js';
@@ -30,7 +34,9 @@ export function containerTable(context: Context): ContainerTable {
 }
 
 export function parseConfig(row: ContainerRow): ContainerConfig {
-  return JSON.parse(row.config) as ContainerConfig;
+  // Records of older versions lack the network settings added since.
+  const stored = JSON.parse(row.config) as Omit<ContainerConfig, 'networkAliases' | 'addHosts' | 'dns'> & Partial<ContainerConfig>;
+  return { ...stored, networkAliases: stored.networkAliases ?? [], addHosts: stored.addHosts ?? [], dns: stored.dns ?? [], network: parseNetwork(stored.network) };
 }
 
 /**
@@ -64,37 +70,38 @@ function createBindSource(source: string): void {
 }
 
 /** Docker's /etc/hosts for a container without a network address of its own. */
-const HOSTS = [
-  '127.0.0.1\tlocalhost',
-  '::1\tlocalhost ip6-localhost ip6-loopback',
-  'fe00::0\tip6-localnet',
-  'ff00::0\tip6-mcastprefix',
-  'ff02::1\tip6-allnodes',
-  'ff02::2\tip6-allrouters',
-  '',
-].join('\n');
 
 /** The host's resolv.conf without loopback resolvers, which mean nothing inside a container. */
-function resolvConf(network: ContainerConfig['network']): string {
+function resolvConf(network: ContainerConfig['network'], dns: readonly string[]): string {
   let host = '';
   try {
     host = readFileSync('/etc/resolv.conf', 'utf8');
   } catch {
     // No resolver configured on the host.
   }
-  if (network === 'host') return host;
-  const lines = host.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(l));
+  if (network === 'host' && dns.length === 0) return host;
+  // --dns replaces the host's servers, as in Docker; their search and options lines stay.
+  const lines = host
+    .split('\n')
+    .filter((l) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(l) && !(dns.length > 0 && /^\s*nameserver\s/.test(l)));
+  lines.push(...dns.map((server) => `nameserver ${server}`));
   if (!lines.some((l) => /^\s*nameserver\s/.test(l))) lines.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4');
   return `${lines.filter(Boolean).join('\n')}\n`;
 }
 
-function hostsFile(network: ContainerConfig['network']): string {
-  if (network !== 'host') return HOSTS;
+function hostsFile(network: ContainerConfig['network'], addHosts: readonly string[]): string {
+  if (network !== 'host') return baseHostsFile(addHosts);
   try {
     return readFileSync('/etc/hosts', 'utf8');
   } catch {
-    return HOSTS;
+    return baseHostsFile(addHosts);
   }
+}
+
+/** -p, and with -P every port the image or --expose exposes that -p did not publish. */
+function publishedPorts(config: ContainerConfig, imageExposed: Record<string, object> | undefined): PortSpec[] {
+  const published = [...(config.publish ?? [])];
+  return config.publishAll ? [...published, ...publishAll(exposedPorts(imageExposed, config.expose ?? []), published)] : published;
 }
 
 /**
@@ -112,7 +119,7 @@ export function createContainer(context: Context, config: ContainerConfig): { re
   const id = generateId();
   const hostname = config.hostname ?? (config.network === 'host' ? hostHostname() : id.slice(0, 12));
   const imageConfig = image.config.config ?? {};
-  config = { ...config, stopSignal: config.stopSignal ?? imageConfig.StopSignal };
+  config = { ...config, stopSignal: config.stopSignal ?? imageConfig.StopSignal, publish: publishedPorts(config, imageConfig.ExposedPorts) };
   const user = resolveUser(image.layerDirs, config.user || imageConfig.User || '');
   const dir = bundleDir(context, id);
   const spec = buildSpec({ id, config, image: imageConfig, layerDirs: image.layerDirs, user, bundleDir: dir, hostname, cgroupParent: context.cgroupParent });
@@ -129,8 +136,9 @@ export function createContainer(context: Context, config: ContainerConfig): { re
     makeInitLayer(join(dir, INIT_LAYER));
     writeFileSync(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
     writeFileSync(join(dir, 'hostname'), `${hostname}\n`);
-    writeFileSync(join(dir, 'hosts'), hostsFile(config.network));
-    writeFileSync(join(dir, 'resolv.conf'), resolvConf(config.network));
+    writeFileSync(join(dir, 'hosts'), hostsFile(config.network, config.addHosts));
+    writeFileSync(join(dir, 'resolv.conf'), resolvConf(config.network, config.dns));
+    attachAtCreate(context, id, config);
   } catch (err) {
     removeContainer(context, id);
     throw err;
@@ -204,6 +212,7 @@ export function newRunToken(): string {
 
 /** Forgets a container and deletes its bundle (its cgroup must be gone already). */
 export function removeContainer(context: Context, id: string): void {
+  releaseAtRemove(context, id);
   containerTable(context).delete(id);
   rmSync(bundleDir(context, id), { recursive: true, force: true, maxRetries: 5 });
 }
@@ -259,6 +268,8 @@ export async function cleanupContainer(context: Context, id: string, options: Cl
   if (!ended && current && (current.status === 'running' || current.status === 'paused')) return { exitCode, oomKilled: false };
   const bundle = readBundle(id, dir);
   const { oomKilled } = bundle ? await deleteBundle(bundle) : { oomKilled: false };
+  const stored = current ?? ended;
+  if (stored) await networkAfterEnd(context, id, parseConfig(stored));
   if (!ended) return { exitCode, oomKilled };
   if (oomKilled) table.update(id, { oomKilled });
   const config = parseConfig(ended);

@@ -9,6 +9,7 @@ import { bundleDir, cleanupContainer, containerTable, markRunning, newRunToken, 
 import { VALID_NAME } from './names.js';
 import { ownsProcess } from '../runtime/processes.js';
 import { startFailure } from './start-failure.js';
+import { networkAfterEnd, networkBeforeStart } from './networking.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -39,9 +40,11 @@ export async function startDetached(context: Context, id: string): Promise<void>
   // crashed --rm container is removed, never restarted: the mark can go.
   rmSync(join(bundle.dir, 'work', 'work', 'incompat'), { recursive: true, force: true });
   const token = newRunToken();
+  const row = containerTable(context).get(id);
   let result;
   try {
-    result = await runBundle(bundle, {
+    const ready = row ? await networkBeforeStart(context, row.name, parseConfig(row), bundle) : bundle;
+    result = await runBundle(ready, {
       mode: 'detach',
       exitCommand: exitCommand(context, id, token),
       onPid: (pid, shimPid) => markRunning(context, id, { pid, shimPid, token }),
@@ -49,6 +52,7 @@ export async function startDetached(context: Context, id: string): Promise<void>
   } catch (err) {
     // The record may be gone (rm -f meanwhile): the cgroup is released from the bundle in hand.
     await deleteBundle(bundle);
+    if (row) await networkAfterEnd(context, id, parseConfig(row));
     throw err;
   }
   if (!result.started) {

@@ -4,6 +4,7 @@ import type { Context } from './context.js';
 import type { ContainerConfig } from './container-config.js';
 import { cleanupContainer, createContainer, markRunning, newRunToken, removeContainer } from './containers.js';
 import { exitCommand, startDetached } from './lifecycle.js';
+import { networkBeforeStart } from './networking.js';
 import { startFailure } from './start-failure.js';
 
 export interface RunOptions {
@@ -38,7 +39,8 @@ export async function runForeground(context: Context, config: ContainerConfig, o
   const token = newRunToken();
   let result: LaunchResult;
   try {
-    result = await runBundle(bundle, {
+    const ready = await networkBeforeStart(context, record.name, record.config, bundle);
+    result = await runBundle(ready, {
       mode: 'foreground',
       stdin: config.interactive,
       exitCommand: exitCommand(context, record.id, token),

@@ -4,6 +4,7 @@ import { DOCKER_DEFAULT_CAPABILITIES } from '../runtime/capabilities.js';
 import type { LinuxNamespace, LinuxResources, Mount, Spec } from '../runtime/oci-spec.js';
 import { OVERLAY_ANNOTATION, OVERLAY_LOWER_BASE_ANNOTATION } from '../runtime/plan.js';
 import { layerLinkOf } from '../image/layer-links.js';
+import { networkNamespace } from './networking.js';
 import type { ContainerConfig, Resources } from './container-config.js';
 import type { ResolvedUser } from './image-user.js';
 
@@ -152,7 +153,8 @@ export function buildSpec(input: SpecInput): Spec {
     .sort((a, b) => depth(a.destination) - depth(b.destination));
 
   const namespaces: LinuxNamespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
-  if (config.network !== 'host') namespaces.push({ type: 'network' });
+  const network = networkNamespace(input.id, config.network);
+  if (network) namespaces.push(network);
 
   // Short relative names (layers/l/…), resolved from the layers directory: full paths of 100+
   // layers would overflow the page that mount(2) takes for options.

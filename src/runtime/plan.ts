@@ -21,6 +21,9 @@ const CLONE_NEW: Record<string, number> = {
   cgroup: 0x02000000,
 };
 
+/** The OCI namespace types as /proc/PID/ns names them (the shim's names). */
+const PROC_NS_NAME: Record<string, string> = { network: 'net', uts: 'uts', ipc: 'ipc' };
+
 export interface PlanInput {
   readonly spec: Spec;
   readonly bundleDir: string;
@@ -79,6 +82,10 @@ export function buildPlan(input: PlanInput): PlanRecord[] {
   if (input.exitCommand) add('exit-command', input.exitCommand, 'run the exit command');
 
   for (const file of tasks) add('cgroup-join', [file], `join cgroup ${file}`);
+  // Namespaces made beforehand (a network the engine configured): joined, not created.
+  for (const ns of spec.linux.namespaces) {
+    if (ns.path && PROC_NS_NAME[ns.type]) add('join-ns', [PROC_NS_NAME[ns.type]!, ns.path], `join the ${ns.type} namespace ${ns.path}`);
+  }
   if (has('cgroup')) add('unshare', [CLONE_NEW.cgroup!], 'create the cgroup namespace');
   add('mount', ['', '/', '', MS.REC | MS.PRIVATE, ''], 'make all mounts private');
   if (has('uts') && spec.hostname) add('sethostname', [spec.hostname], `set hostname ${spec.hostname}`);
