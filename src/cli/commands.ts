@@ -15,6 +15,7 @@ import { define as defineInspect, defineImageInspect } from './inspect.js';
 import { define as defineKill } from './kill.js';
 import { define as defineLoad } from './load.js';
 import { define as defineLogs } from './logs.js';
+import { defineNetworkCreate, defineNetworkInspect, defineNetworkLs, defineNetworkPrune, defineNetworkRm } from './network.js';
 import { definePause, defineUnpause } from './pause.js';
 import { defineContainerPrune, defineImagePrune, defineSystem } from './prune.js';
 import { define as definePort } from './port.js';
@@ -75,6 +76,15 @@ const IMAGE_COMMANDS: [groupName: string, define: Define, topName?: string, alia
   ['push', definePush, 'push'],
 ];
 
+/** Network commands: only under `whalebox network`, as in Docker. */
+const NETWORK_COMMANDS: [name: string, define: Define, aliases?: string[]][] = [
+  ['create', defineNetworkCreate],
+  ['ls', defineNetworkLs, ['list']],
+  ['inspect', defineNetworkInspect],
+  ['rm', defineNetworkRm, ['remove']],
+  ['prune', defineNetworkPrune],
+];
+
 /** Global options that take a value: their value is not the command's name. */
 const GLOBAL_WITH_VALUE = new Set(['--root', '--run-root', '--cgroup-parent', '--insecure-registry']);
 
@@ -95,7 +105,7 @@ function commandName(args: readonly string[]): string | undefined {
  */
 export function registerCommands(program: Command, context: () => Context, args: readonly string[]): void {
   const named = commandName(args);
-  const known = ['run', 'create', 'container', 'system', 'image', 'import', 'login', 'logout', ...CONTAINER_COMMANDS.map(([name]) => name), ...IMAGE_COMMANDS.flatMap(([, , topName]) => topName ?? [])];
+  const known = ['run', 'create', 'container', 'system', 'image', 'network', 'import', 'login', 'logout', ...CONTAINER_COMMANDS.map(([name]) => name), ...IMAGE_COMMANDS.flatMap(([, , topName]) => topName ?? [])];
   const want = (...names: string[]): boolean => named === undefined || !known.includes(named) || names.includes(named);
   if (want('run', 'create')) registerRun(program, context);
   if (want('container')) {
@@ -111,6 +121,10 @@ export function registerCommands(program: Command, context: () => Context, args:
     for (const [name, define, , aliases] of IMAGE_COMMANDS) define(group.command(name).aliases(aliases ?? []), context);
   }
   for (const [, define, topName] of IMAGE_COMMANDS) if (topName !== undefined && want(topName)) define(program.command(topName), context);
+  if (want('network')) {
+    const group = program.command('network').description('Manage networks');
+    for (const [name, define, aliases] of NETWORK_COMMANDS) define(group.command(name).aliases(aliases ?? []), context);
+  }
   if (want('import')) registerImport(program, context);
   if (want('login')) registerLogin(program);
   if (want('logout')) registerLogout(program);
