@@ -82,6 +82,8 @@ export class Store {
   remove(): void {
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline && spawnSync('pgrep', ['-f', this.root]).status === 0) spawnSync('sleep', ['0.1']);
+    // Bridges and firewall rules of the store's networks live outside its directory.
+    if (existsSync(this.root)) this.wb(['system', 'reset', '--force']);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO, whaleboxCgroupParents } from './helpers.js';
@@ -20,4 +20,11 @@ test('no mount, cgroup, store directory or shim is left after the suite', () => 
   assert.deepEqual(stores, [], inside.join('\n'));
   const shims = spawnSync('pgrep', ['-f', join(REPO, 'native', 'whalebox-shim')], { encoding: 'utf8' }).stdout.trim();
   assert.equal(shims, '');
+  // Networks: test stores' bridges (wb-…, wb0-…), veths, namespaces and firewall rules.
+  const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout.split('\n').filter((line) => /^\d+: (wb0?-|veth)/.test(line));
+  assert.deepEqual(links, []);
+  const namespaces = existsSync('/run/netns') ? readdirSync('/run/netns').filter((name) => name.startsWith('whalebox-')) : [];
+  assert.deepEqual(namespaces, []);
+  const rules = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout.split('\n').filter((line) => /whalebox|WHALEBOX/i.test(line));
+  assert.deepEqual(rules, []);
 });

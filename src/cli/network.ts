@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Context } from '../engine/context.js';
-import { ensureBridge } from '../network/bridge.js';
+import { bringUpNetwork } from '../network/bridge.js';
 import { filterNetworks, prunableNetworks } from '../network/network-filters.js';
 import { inspectNetwork } from '../network/network-inspect.js';
 import { createNetwork, defaultNetwork, listNetworks, removeNetwork, requireNetwork } from '../network/networks.js';
@@ -37,7 +37,7 @@ export function defineNetworkCreate(command: Command, context: () => Context): v
       const { label, ...options } = flags;
       const network = createNetwork(ctx, { name, ...options, labels: parseLabels(label) });
       try {
-        await ensureBridge(network);
+        await bringUpNetwork(network);
       } catch (err) {
         await removeNetwork(ctx, network.id);
         throw err;

@@ -6,6 +6,7 @@ import type { Context } from '../engine/context.js';
 import { bundleDir, containerTable, parseConfig, refreshContainer } from '../engine/containers.js';
 import { commandLine, treeSize } from '../engine/container-view.js';
 import { findImage } from '../image/image-store.js';
+import { exposedPorts, formatPorts } from '../network/ports.js';
 import type { ContainerRow } from '../store/containers.js';
 import { ellipsis, goTime, humanDuration, humanSize, printEntries } from './format.js';
 
@@ -116,7 +117,8 @@ export function containerEntry(context: Context, row: ContainerRow, flags: Pick<
     Command: JSON.stringify(flags.trunc === false ? command : ellipsis(command, 20)),
     CreatedAt: goTime(row.created),
     RunningFor: `${humanDuration(now - Date.parse(row.created))} ago`,
-    Ports: '',
+    // Published ports exist while the container runs (they are chosen at each start).
+    Ports: formatPorts(row.status === 'running' || row.status === 'paused' ? (config.ports ?? []) : [], exposedPorts(undefined, config.expose ?? [])),
     State: row.status,
     Status: statusText(row, now),
     Size: size,

@@ -5,6 +5,12 @@ import type { Spec } from '../runtime/oci-spec.js';
 import type { ContainerRow } from '../store/containers.js';
 import type { Context } from './context.js';
 import { bundleDir, parseConfig } from './containers.js';
+import type { ContainerConfig } from './container-config.js';
+import { parseCidr } from '../network/cidr.js';
+import { endpointId, endpointsOfContainer } from '../network/ipam.js';
+import { requireNetwork } from '../network/networks.js';
+import { netnsPath } from '../network/netns.js';
+import type { PortSpec } from '../network/ports.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -50,7 +56,11 @@ export function inspectContainer(context: Context, row: ContainerRow): Record<st
     Platform: 'linux',
     HostConfig: {
       Binds: config.volumes.map((v) => `${v.source}:${v.destination}${v.readonly ? ':ro' : ''}`),
-      NetworkMode: config.network === 'default' ? 'none' : config.network,
+      NetworkMode: config.network,
+      PortBindings: portMap(config.publish ?? []),
+      PublishAllPorts: config.publishAll ?? false,
+      Dns: config.dns,
+      ExtraHosts: config.addHosts.length ? config.addHosts : null,
       RestartPolicy: { Name: config.restart.name, MaximumRetryCount: config.restart.maximumRetryCount },
       AutoRemove: config.autoRemove,
       ReadonlyRootfs: config.readonlyRootfs,
@@ -89,6 +99,51 @@ export function inspectContainer(context: Context, row: ContainerRow): Record<st
       StopSignal: config.stopSignal,
       StopTimeout: config.stopTimeout,
     },
-    NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, IPAddress: '', Gateway: '', MacAddress: '', Networks: {} },
+    NetworkSettings: networkSettings(context, row, config),
+  };
+}
+
+/** Docker's PortMap: `"80/tcp": [{ HostIp, HostPort }]`. */
+function portMap(ports: readonly PortSpec[]): Record<string, Array<{ HostIp: string; HostPort: string }>> {
+  const map: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const port of ports) {
+    (map[`${port.containerPort}/${port.protocol}`] ??= []).push({ HostIp: port.hostIp, HostPort: port.hostPort ? String(port.hostPort) : '' });
+  }
+  return map;
+}
+
+/** Docker's NetworkSettings: the addresses exist while the container runs. */
+function networkSettings(context: Context, row: ContainerRow, config: ContainerConfig): Record<string, unknown> {
+  const running = row.status === 'running' || row.status === 'paused';
+  const networks: Record<string, unknown> = {};
+  for (const endpoint of endpointsOfContainer(context, row.id)) {
+    const network = requireNetwork(context, endpoint.networkId);
+    networks[network.name] = {
+      IPAMConfig: null,
+      Links: null,
+      Aliases: endpoint.aliases.length ? endpoint.aliases : null,
+      MacAddress: running ? endpoint.mac : '',
+      NetworkID: network.id,
+      EndpointID: running ? endpointId(endpoint) : '',
+      Gateway: running ? network.gateway : '',
+      IPAddress: running ? endpoint.ip : '',
+      IPPrefixLen: running ? parseCidr(network.subnet).prefix : 0,
+      IPv6Gateway: '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
+      DNSNames: null,
+    };
+  }
+  const primary = Object.values(networks)[0] as { IPAddress: string; Gateway: string; MacAddress: string; IPPrefixLen: number } | undefined;
+  return {
+    Bridge: '',
+    SandboxID: '',
+    SandboxKey: running && Object.keys(networks).length ? netnsPath(row.id) : '',
+    Ports: running ? portMap(config.ports ?? []) : {},
+    IPAddress: primary?.IPAddress ?? '',
+    IPPrefixLen: primary?.IPPrefixLen ?? 0,
+    Gateway: primary?.Gateway ?? '',
+    MacAddress: primary?.MacAddress ?? '',
+    Networks: networks,
   };
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { connectContainer, disconnectContainer, type ContainerNetworking } from '../network/container-network.js';
 import { allocateEndpoint, endpointsOfContainer, releaseEndpoint } from '../network/ipam.js';
-import { defaultNetwork, requireNetwork, type NetworkRecord } from '../network/networks.js';
+import { defaultNetwork, findNetwork, type NetworkRecord } from '../network/networks.js';
 import { netnsPath } from '../network/netns.js';
 import { resolveHostPorts, sameHostPort, type PortMapping } from '../network/ports.js';
 import type { LinuxNamespace } from '../runtime/oci-spec.js';
@@ -23,7 +23,11 @@ const CONTAINER_MODE = 'container:';
 /** The network (a record) a bridge-mode container joins; undefined for none, host and container:NAME. */
 export function bridgeNetwork(context: Context, mode: string): NetworkRecord | undefined {
   if (mode === 'none' || mode === 'host' || mode === 'default' || mode.startsWith(CONTAINER_MODE)) return undefined;
-  return mode === 'bridge' ? defaultNetwork(context) : requireNetwork(context, mode);
+  if (mode === 'bridge') return defaultNetwork(context);
+  const network = findNetwork(context, mode);
+  // docker run's status for it, 125 (the network commands say the same with 1).
+  if (network === undefined) throw new WhaleboxError(`network ${mode} not found`);
+  return network;
 }
 
 /** The spec's network namespace: none on the host's, new (lo only), or one prepared beforehand. */

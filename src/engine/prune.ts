@@ -5,6 +5,9 @@ import { bundleDir, cleanupContainer, containerTable, refreshContainer, removeCo
 import { treeSize } from './container-view.js';
 import { deleteContainer } from './lifecycle.js';
 import { isAbandoned } from '../store/scratch.js';
+import { deleteBridge } from '../network/bridge.js';
+import { removeNetworkRules } from '../network/firewall.js';
+import { listNetworks } from '../network/networks.js';
 
 export interface PruneReport {
   readonly deleted: string[];
@@ -63,6 +66,11 @@ export function removeOrphans(context: Context): string[] {
 /** Everything whalebox made under this store: containers (killed first), then the store itself. */
 export async function resetStore(context: Context): Promise<void> {
   for (const row of containerTable(context).list()) await deleteContainer(context, row, true);
+  // The networks' host side: bridges and firewall rules outlive the files below.
+  for (const network of listNetworks(context)) {
+    await removeNetworkRules(network);
+    await deleteBridge(network.bridge);
+  }
   context.close();
   rmSync(context.paths.root, { recursive: true, force: true, maxRetries: 5 });
   rmSync(context.paths.runRoot, { recursive: true, force: true, maxRetries: 5 });

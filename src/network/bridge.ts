@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { parseCidr } from './cidr.js';
+import { addNetworkRules } from './firewall.js';
 import { runIpBatch } from './ip-batch.js';
 import type { NetworkRecord } from './networks.js';
 
@@ -21,4 +23,15 @@ export async function ensureBridge(network: NetworkRecord): Promise<void> {
 /** Deletes the bridge device, if there is one. */
 export async function deleteBridge(name: string): Promise<void> {
   await runIpBatch([`link del ${name}`], { tolerate: /Cannot find device/ });
+}
+
+/**
+ * A network's host side: its bridge and its firewall rules, made together (and removed
+ * together, with the network or by a reboot, which takes both). A bridge in place therefore
+ * means its rules are too, and a container start costs no process for them.
+ */
+export async function bringUpNetwork(network: NetworkRecord): Promise<void> {
+  if (existsSync(`/sys/class/net/${network.bridge}`)) return;
+  await ensureBridge(network);
+  await addNetworkRules(network);
 }

@@ -2,8 +2,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
 import type { Context } from '../engine/context.js';
 import { parseCidr } from './cidr.js';
-import { ensureBridge } from './bridge.js';
-import { addNetworkRules, addPortRules, removeContainerRules } from './firewall.js';
+import { bringUpNetwork } from './bridge.js';
+import { addPortRules, removeContainerRules } from './firewall.js';
 import { endpointsOfContainer, endpointsOnNetwork, type Endpoint } from './ipam.js';
 import { requireNetwork } from './networks.js';
 import { runIpBatch } from './ip-batch.js';
@@ -38,14 +38,7 @@ export async function connectContainer(context: Context, container: ContainerNet
   // A namespace left by a start that died half-way goes first: this start makes it anew.
   if (existsSync(netnsPath(container.id))) await disconnectContainer(context, container);
   const networks = endpoints.map((endpoint) => requireNetwork(context, endpoint.networkId));
-  for (const network of networks) {
-    // The bridge and the network's rules come and go together (made here, removed with the
-    // network; a reboot takes both): a bridge in place means its rules are too, and the
-    // common start costs no process for them.
-    if (existsSync(`/sys/class/net/${network.bridge}`)) continue;
-    await ensureBridge(network);
-    await addNetworkRules(network);
-  }
+  for (const network of networks) await bringUpNetwork(network);
   const name = netnsName(container.id);
   // The host end of a previous run goes with its namespace, in the kernel's own time (see
   // disconnectContainer); one still there now would block the name.
@@ -66,7 +59,8 @@ export async function connectContainer(context: Context, container: ContainerNet
         `addr add ${endpoint.ip}/${parseCidr(networks[i]!.subnet).prefix} dev eth${i}`,
         `link set eth${i} up`,
       ]),
-      `route add default via ${networks[0]!.gateway}`,
+      // An internal network leads nowhere: no default route (as in Docker).
+      ...(networks[0]!.internal ? [] : [`route add default via ${networks[0]!.gateway}`]),
     ],
     { netns: name },
   );
