@@ -6,10 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # busybox-static: the first image; build-essential: the shim (static libc) and better-sqlite3;
-# python3: node-gyp, and the pseudo-terminal test; util-linux/iproute2/procps: tests look around.
+# python3: node-gyp, and the pseudo-terminal test; util-linux/procps: tests look around;
+# iproute2, iptables: container networks (ip -batch, iptables-restore).
 # zstd: test input for zstd-compressed layers.
 # docker-registry, apache2-utils (htpasswd), openssl: the local registries of the registry tests.
-packages=(busybox-static build-essential python3 util-linux iproute2 procps zstd docker-registry apache2-utils openssl)
+packages=(busybox-static build-essential python3 util-linux iproute2 iptables procps zstd docker-registry apache2-utils openssl)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
