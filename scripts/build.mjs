@@ -21,6 +21,9 @@ await build({
   sourcemap: 'linked',
   // src/util/install-root.ts reads import.meta only where __dirname is missing (ESM under tsx).
   logOverride: { 'empty-import-meta': 'silent' },
+  // The bundle runs as a vm.Script (for its code cache), which has no loader for import():
+  // every dynamic import, of Node's built-ins too, becomes a require().
+  supported: { 'dynamic-import': false },
   logLevel: 'warning',
 });
 

@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -149,7 +149,20 @@ test('user-defined networks: names and aliases resolve, other networks are cut o
   assert.doesNotMatch(internal, /default/);
   assert.match(internal, /10\.215\.3\.0\/24/);
   assert.match(ok(['run', '--rm', '--network', 'appnet', '--ip', '10.215.1.77', 'busybox', 'ip', '-4', '-o', 'addr', 'show', 'eth0']), / 10\.215\.1\.77\/24 /);
-  ok(['rm', '-f', 'site']);
+
+  // connect and disconnect while running: a second interface, names both ways, then gone.
+  ok(['run', '-d', '--name', 'roamer', '--network', 'othernet', 'busybox', 'sleep', '120']);
+  ok(['network', 'connect', '--alias', 'wanderer', 'appnet', 'roamer']);
+  assert.equal(ok(['exec', 'roamer', 'wget', '-qO-', 'http://site/index.html']), 'served by whalebox\n');
+  assert.match(ok(['exec', 'site', 'cat', '/etc/hosts']), /\troamer .*wanderer|\t[0-9a-f]{12} roamer wanderer/);
+  assert.match(ok(['exec', 'roamer', 'ip', '-o', 'link']), /eth1@/);
+  const twice = store.wb(['network', 'connect', 'appnet', 'roamer']);
+  assert.equal(twice.status, 1);
+  ok(['network', 'disconnect', 'appnet', 'roamer']);
+  assert.doesNotMatch(ok(['exec', 'roamer', 'ip', '-o', 'link']), /eth1@/);
+  assert.doesNotMatch(ok(['exec', 'site', 'cat', '/etc/hosts']), /roamer/);
+  assert.equal(store.wb(['network', 'disconnect', 'appnet', 'roamer']).status, 1);
+  ok(['rm', '-f', 'site', 'roamer']);
 });
 
 test('--network none, host and container:NAME', () => {
@@ -219,8 +232,4 @@ test('clear errors: unknown network, overlapping subnet, bad -p', () => {
   assert.equal(bad.status, 125);
   assert.match(bad.stderr, /invalid hostPort: abc/i);
   ok(['network', 'rm', 'first']);
-});
-
-after(() => {
-  for (const name of ['appnet', 'othernet', 'closed', 'crowd', 'first']) store.wb(['network', 'rm', name]);
 });

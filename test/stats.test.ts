@@ -15,7 +15,7 @@ function row(table: string, name: string): string[] {
 
 describe('stats', () => {
   test('--no-stream: a busy container with -m 20m shows its limit, its CPU use and one PID', () => {
-    const run = store.wb(['run', '-d', '--name', 'spin', '-m', '20m', 'busybox', 'sh', '-c', 'while :; do :; done']);
+    const run = store.wb(['run', '-d', '--name', 'spin', '--network', 'none', '-m', '20m', 'busybox', 'sh', '-c', 'while :; do :; done']);
     assert.equal(run.status, 0, run.stderr);
     const id = run.stdout.trim();
 

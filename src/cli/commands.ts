@@ -8,6 +8,7 @@ import { register as registerLogin } from './login.js';
 import { register as registerLogout } from './logout.js';
 import { define as defineCleanup } from './cleanup.js';
 import { define as defineCommit } from './commit.js';
+import { defineNetworkConnect, defineNetworkDisconnect } from './network-connect.js';
 import { define as defineCp } from './cp.js';
 import { define as defineExec } from './exec.js';
 import { define as defineExport } from './export.js';
@@ -83,6 +84,8 @@ const NETWORK_COMMANDS: [name: string, define: Define, aliases?: string[]][] = [
   ['inspect', defineNetworkInspect],
   ['rm', defineNetworkRm, ['remove']],
   ['prune', defineNetworkPrune],
+  ['connect', defineNetworkConnect],
+  ['disconnect', defineNetworkDisconnect],
 ];
 
 /** Global options that take a value: their value is not the command's name. */

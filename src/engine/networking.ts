@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { connectContainer, disconnectContainer, type ContainerNetworking } from '../network/container-network.js';
+import { connectContainer, disconnectContainer, plugInto, unplugFrom, type ContainerNetworking } from '../network/container-network.js';
 import { allocateEndpoint, endpointsOfContainer, releaseEndpoint } from '../network/ipam.js';
-import { defaultNetwork, findNetwork, type NetworkRecord } from '../network/networks.js';
+import { defaultNetwork, findNetwork, requireNetwork, type NetworkRecord } from '../network/networks.js';
 import { netnsPath } from '../network/netns.js';
 import { resolveHostPorts, sameHostPort, type PortMapping } from '../network/ports.js';
 import type { LinuxNamespace } from '../runtime/oci-spec.js';
@@ -110,4 +110,35 @@ async function joinContainer(context: Context, reference: string, bundle: Bundle
   }
   const namespaces = bundle.spec.linux.namespaces.map((ns) => (ns.type === 'network' ? { ...ns, path: `/proc/${row.pid}/ns/net` } : ns));
   return { ...bundle, spec: { ...bundle.spec, linux: { ...bundle.spec.linux, namespaces } } };
+}
+
+/** `network connect`: an address on one more network, plugged in at once when the container runs. */
+export async function connectNetwork(context: Context, networkName: string, reference: string, options: { ip?: string; aliases: string[] }): Promise<void> {
+  const network = requireNetwork(context, networkName);
+  const row = await refreshContainer(context, resolveContainer(context, reference));
+  const config = parseConfig(row);
+  if (bridgeNetwork(context, config.network) === undefined) {
+    throw new WhaleboxError('container sharing network namespace with another container or host cannot be connected to any other network', 1);
+  }
+  const endpoint = allocateEndpoint(context, network, row.id, { ...(options.ip !== undefined ? { ip: options.ip } : {}), aliases: options.aliases });
+  if (row.status !== 'running' && row.status !== 'paused') return;
+  try {
+    await plugInto(context, networking(context, row.id, row.name, config), endpoint);
+  } catch (err) {
+    releaseEndpoint(context, network.id, row.id);
+    throw err;
+  }
+}
+
+/** `network disconnect`: the container leaves the network (its veth there too, if it runs). */
+export async function disconnectNetwork(context: Context, networkName: string, reference: string): Promise<void> {
+  const network = requireNetwork(context, networkName);
+  const row = await refreshContainer(context, resolveContainer(context, reference));
+  const endpoint = endpointsOfContainer(context, row.id).find((candidate) => candidate.networkId === network.id);
+  if (endpoint === undefined) throw new WhaleboxError(`container ${row.id} is not connected to network ${network.name}`, 1);
+  if (row.status === 'running' || row.status === 'paused') {
+    await unplugFrom(context, networking(context, row.id, row.name, parseConfig(row)), endpoint);
+  } else {
+    releaseEndpoint(context, network.id, row.id);
+  }
 }

@@ -1,10 +1,12 @@
+import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
+import { promisify } from 'node:util';
 import type { Context } from '../engine/context.js';
 import { parseCidr } from './cidr.js';
 import { bringUpNetwork } from './bridge.js';
 import { addPortRules, removeContainerRules } from './firewall.js';
-import { endpointsOfContainer, endpointsOnNetwork, type Endpoint } from './ipam.js';
+import { endpointsOfContainer, endpointsOnNetwork, releaseEndpoint, type Endpoint } from './ipam.js';
 import { requireNetwork } from './networks.js';
 import { runIpBatch } from './ip-batch.js';
 import { netnsName, netnsPath } from './netns.js';
@@ -68,6 +70,42 @@ export async function connectContainer(context: Context, container: ContainerNet
   refreshHostsFiles(context, endpoints, container);
 }
 
+/**
+ * `network connect` of a running container: one more veth into its namespace, named after the
+ * first free ethN there, configured like those made at start.
+ */
+export async function plugInto(context: Context, container: ContainerNetworking, endpoint: Endpoint): Promise<void> {
+  const network = requireNetwork(context, endpoint.networkId);
+  await bringUpNetwork(network);
+  const name = netnsName(container.id);
+  const used = await linkNames(name);
+  let index = 0;
+  while (used.has(`eth${index}`)) index++;
+  const device = `eth${index}`;
+  await runIpBatch([`link add ${endpoint.hostVeth} type veth peer name ${device} netns ${name}`, `link set ${endpoint.hostVeth} master ${network.bridge} up`]);
+  await runIpBatch(
+    [`link set ${device} address ${endpoint.mac}`, `addr add ${endpoint.ip}/${parseCidr(network.subnet).prefix} dev ${device}`, `link set ${device} up`],
+    { netns: name },
+  );
+  refreshHostsFiles(context, endpointsOfContainer(context, container.id), container);
+}
+
+/**
+ * `network disconnect` of a running container: its veth on that network goes, the address goes
+ * back to IPAM, and the hosts files forget it there.
+ */
+export async function unplugFrom(context: Context, container: ContainerNetworking, endpoint: Endpoint): Promise<void> {
+  await runIpBatch([`link del ${endpoint.hostVeth}`], { tolerate: /Cannot find device/ });
+  refreshHostsFiles(context, [endpoint]);
+  releaseEndpoint(context, endpoint.networkId, container.id);
+  refreshHostsFiles(context, endpointsOfContainer(context, container.id), container);
+}
+
+async function linkNames(netns: string): Promise<Set<string>> {
+  const { stdout } = await promisify(execFile)('ip', ['-n', netns, '-o', 'link', 'show']);
+  return new Set([...stdout.matchAll(/^\d+: ([^:@]+)[@:]/gm)].map((match) => match[1]!));
+}
+
 /** Takes the namespace, veths and port rules away; safe to run when some or all are gone. */
 export async function disconnectContainer(context: Context, container: Pick<ContainerNetworking, 'id' | 'ports'>): Promise<void> {
   const endpoints = endpointsOfContainer(context, container.id);
@@ -84,20 +122,21 @@ export async function disconnectContainer(context: Context, container: Pick<Cont
   refreshHostsFiles(context, endpoints);
 }
 
-interface Peer {
-  readonly id: string;
-  readonly ip: string;
-  readonly names: readonly string[];
+/** What a hosts file needs of a container. */
+interface Member {
   readonly hostsFile: string;
   readonly extraHosts: readonly string[];
+  /** Its hostname and name; aliases are per network. */
+  readonly names: readonly string[];
 }
 
 /**
  * Names on user-defined networks resolve through hosts files (see DESIGN.md): every running
- * container on such a network lists the others there by name, alias and hostname; on the
- * default `bridge`, as in Docker, a container knows only itself. Rewritten in place (the file
- * is bind-mounted: a rename would leave the container with the old one) for the container that
- * starts and for those sharing a user-defined network with the one that starts or stops.
+ * container on such a network lists the others there, by the address they have on it, with
+ * name, hostname and aliases on it; on the default `bridge`, as in Docker, a container knows
+ * only itself. Rewritten in place (the file is bind-mounted: a rename would leave the
+ * container with the old one) for the container that starts and for those sharing a
+ * user-defined network with the one that starts, stops, connects or disconnects.
  */
 function refreshHostsFiles(context: Context, changed: readonly Endpoint[], starting?: ContainerNetworking): void {
   const running = new Set(
@@ -105,48 +144,44 @@ function refreshHostsFiles(context: Context, changed: readonly Endpoint[], start
   );
   if (starting) running.add(starting.id);
   else for (const endpoint of changed) running.delete(endpoint.containerId);
-  const members = new Map<string, Peer>();
-  const networksOf = new Map<string, Set<string>>();
-  const join = (endpoint: Endpoint, networkId?: string): void => {
-    const peer = members.get(endpoint.containerId) ?? peerOf(context, endpoint, starting);
-    if (peer === undefined) return;
-    members.set(peer.id, peer);
-    const shared = networksOf.get(peer.id) ?? new Set<string>();
-    if (networkId !== undefined) shared.add(networkId);
-    networksOf.set(peer.id, shared);
-  };
-  if (starting && changed[0]) join(changed[0]);
-  for (const endpoint of changed) {
-    if (requireNetwork(context, endpoint.networkId).name === 'bridge') continue;
-    for (const member of endpointsOnNetwork(context, endpoint.networkId)) {
-      if (running.has(member.containerId)) join(member, endpoint.networkId);
-    }
+  // The running endpoints of each user-defined network concerned.
+  const onNetwork = new Map<string, Endpoint[]>();
+  for (const { networkId } of changed) {
+    if (onNetwork.has(networkId) || requireNetwork(context, networkId).name === 'bridge') continue;
+    onNetwork.set(networkId, endpointsOnNetwork(context, networkId).filter((endpoint) => running.has(endpoint.containerId)));
   }
-  for (const member of members.values()) {
-    const lines = [`${member.ip}\t${member.names.join(' ')}`];
-    for (const other of members.values()) {
-      const shared = [...(networksOf.get(other.id) ?? [])].some((id) => networksOf.get(member.id)?.has(id));
-      if (other.id !== member.id && shared) lines.push(`${other.ip}\t${other.names.join(' ')}`);
+  const affected = new Set([...(starting ? [starting.id] : []), ...[...onNetwork.values()].flat().map((endpoint) => endpoint.containerId)]);
+  const members = new Map<string, Member>();
+  const member = (id: string): Member | undefined => {
+    if (!members.has(id)) {
+      const found = memberOf(context, id, starting);
+      if (found) members.set(id, found);
     }
-    writeHosts(member.hostsFile, lines, member.extraHosts);
+    return members.get(id);
+  };
+  const line = (endpoint: Endpoint): string => `${endpoint.ip}\t${[...new Set([...(member(endpoint.containerId)?.names ?? []), ...endpoint.aliases])].join(' ')}`;
+  for (const id of affected) {
+    const self = member(id);
+    const own = endpointsOfContainer(context, id)[0];
+    if (self === undefined || own === undefined) continue;
+    const lines = [line(own)];
+    for (const endpoints of onNetwork.values()) {
+      if (!endpoints.some((endpoint) => endpoint.containerId === id)) continue;
+      for (const other of endpoints) if (other.containerId !== id) lines.push(line(other));
+    }
+    writeHosts(self.hostsFile, lines, self.extraHosts);
   }
 }
 
-function peerOf(context: Context, endpoint: Endpoint, starting?: ContainerNetworking): Peer | undefined {
-  if (starting?.id === endpoint.containerId) {
-    const names = [...new Set([starting.hostname, ...starting.names, ...endpoint.aliases])];
-    return { id: starting.id, ip: endpoint.ip, names, hostsFile: starting.hostsFile, extraHosts: starting.extraHosts };
-  }
-  const row = context.db().prepare('SELECT name, config FROM containers WHERE id = ?').get(endpoint.containerId) as { name: string; config: string } | undefined;
+function memberOf(context: Context, id: string, starting?: ContainerNetworking): Member | undefined {
+  if (starting?.id === id) return { hostsFile: starting.hostsFile, extraHosts: starting.extraHosts, names: [starting.hostname, ...starting.names] };
+  const row = context.db().prepare('SELECT name, config FROM containers WHERE id = ?').get(id) as { name: string; config: string } | undefined;
   if (row === undefined) return undefined;
   const config = JSON.parse(row.config) as { hostname?: string; addHosts?: string[] };
-  const hostname = config.hostname ?? endpoint.containerId.slice(0, 12);
   return {
-    id: endpoint.containerId,
-    ip: endpoint.ip,
-    names: [...new Set([hostname, row.name, ...endpoint.aliases])],
-    hostsFile: joinPath(context.paths.containers, endpoint.containerId, 'hosts'),
+    hostsFile: joinPath(context.paths.containers, id, 'hosts'),
     extraHosts: config.addHosts ?? [],
+    names: [config.hostname ?? id.slice(0, 12), row.name],
   };
 }
 
