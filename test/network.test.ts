@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { storeForFile } from './helpers.js';
+import { Store, storeForFile } from './helpers.js';
 
 /**
  * Bridge networks as a Docker user meets them: published ports (TCP and UDP, on 127.0.0.1 and
@@ -99,6 +99,8 @@ test('published ports: TCP on 127.0.0.1 and the host address, UDP, ps and port',
   for (let i = 0; i < 50 && body === ''; i++) body = await fetch('127.0.0.1', port).catch(() => '');
   assert.equal(body, 'served by whalebox\n');
   assert.equal(await fetch(hostAddress(), port), 'served by whalebox\n');
+  // Hairpin: another container reaches it through the host's address.
+  assert.equal(ok(['run', '--rm', 'busybox', 'wget', '-qO-', `http://${hostAddress()}:${port}/index.html`]), 'served by whalebox\n');
   assert.match(ok(['ps']), new RegExp(`0\\.0\\.0\\.0:${port}->80/tcp\\s+web\\n`));
   assert.equal(ok(['port', 'web']), `80/tcp -> 0.0.0.0:${port}\n`);
   assert.equal(ok(['port', 'web', '80']), `0.0.0.0:${port}\n`);
@@ -218,6 +220,22 @@ test('kill -9 of shims and of the CLI mid-run, then system prune: nothing is lea
   // Whatever prune kept (a container still starting when its CLI died) goes with rm -f.
   for (const id of killed) store.wb(['rm', '-f', id]);
   assert.deepEqual(leftovers(killed), []);
+  // No lease, and no veth on the default bridge.
+  assert.equal(ok(['network', 'inspect', '-f', '{{json .Containers}}', 'bridge']).trim(), '{}');
+  const bridge = /"(wb0-[0-9a-f]+)"/.exec(ok(['network', 'inspect', '-f', '{{json .Options}}', 'bridge']))![1]!;
+  assert.equal(spawnSync('ip', ['-o', 'link', 'show', 'master', bridge], { encoding: 'utf8' }).stdout, '');
+});
+
+test('the default bridge takes its subnet from WHALEBOX_BRIDGE_SUBNET, like dockerd --bip', () => {
+  const own = new Store();
+  try {
+    own.importBusybox();
+    const env = { WHALEBOX_BRIDGE_SUBNET: '10.215.20.0/24' };
+    const address = own.wb(['run', '--rm', 'busybox', 'ip', '-4', '-o', 'addr', 'show', 'eth0'], { env });
+    assert.match(address.stdout, / 10\.215\.20\.2\/24 /, address.stderr);
+  } finally {
+    own.remove();
+  }
 });
 
 test('clear errors: unknown network, overlapping subnet, bad -p', () => {

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseCidr } from './cidr.js';
 import { addNetworkRules } from './firewall.js';
 import { runIpBatch } from './ip-batch.js';
@@ -34,4 +34,13 @@ export async function bringUpNetwork(network: NetworkRecord): Promise<void> {
   if (existsSync(`/sys/class/net/${network.bridge}`)) return;
   await ensureBridge(network);
   await addNetworkRules(network);
+  // As Docker's default (--ip-forward): without it nothing is routed between the bridge and the
+  // host's other interfaces, and a container cannot reach a port another container publishes
+  // on the host's address (hairpin). An internal network needs none of that.
+  if (!network.internal) enableForwarding();
+}
+
+function enableForwarding(): void {
+  const file = '/proc/sys/net/ipv4/ip_forward';
+  if (readFileSync(file, 'utf8').trim() !== '1') writeFileSync(file, '1\n');
 }

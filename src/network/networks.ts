@@ -196,7 +196,9 @@ export function createNetwork(context: Context, options: NetworkOptions): Networ
 /** The network named `bridge`, recorded on first use (by whichever process gets there first). */
 export function defaultNetwork(context: Context): NetworkRecord {
   const db = context.db();
-  return byName(db, DEFAULT_NETWORK) ?? db.transaction(() => byName(db, DEFAULT_NETWORK) ?? insertNetwork(context, { name: DEFAULT_NETWORK })).immediate();
+  // Its subnet, like Docker's --bip: WHALEBOX_BRIDGE_SUBNET, else the first free pool.
+  const subnet = process.env.WHALEBOX_BRIDGE_SUBNET || undefined;
+  return byName(db, DEFAULT_NETWORK) ?? db.transaction(() => byName(db, DEFAULT_NETWORK) ?? insertNetwork(context, { name: DEFAULT_NETWORK, ...(subnet ? { subnet } : {}) })).immediate();
 }
 
 /**
