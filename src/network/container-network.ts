@@ -1,13 +1,12 @@
-import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
-import { promisify } from 'node:util';
 import type { Context } from '../engine/context.js';
 import { parseCidr } from './cidr.js';
 import { bringUpNetwork } from './bridge.js';
 import { addPortRules, removeContainerRules } from './firewall.js';
 import { endpointsOfContainer, endpointsOnNetwork, releaseEndpoint, type Endpoint } from './ipam.js';
 import { requireNetwork } from './networks.js';
+import { runProcess } from '../util/run-process.js';
 import { runIpBatch } from './ip-batch.js';
 import { netnsName, netnsPath } from './netns.js';
 import type { PortMapping } from './ports.js';
@@ -102,7 +101,7 @@ export async function unplugFrom(context: Context, container: ContainerNetworkin
 }
 
 async function linkNames(netns: string): Promise<Set<string>> {
-  const { stdout } = await promisify(execFile)('ip', ['-n', netns, '-o', 'link', 'show']);
+  const { stdout } = await runProcess('ip', ['-n', netns, '-o', 'link', 'show']);
   return new Set([...stdout.matchAll(/^\d+: ([^:@]+)[@:]/gm)].map((match) => match[1]!));
 }
 

@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { WhaleboxError } from '../util/errors.js';
+import { runProcess } from '../util/run-process.js';
 import type { PortMapping } from './ports.js';
 
 /**
@@ -163,22 +163,8 @@ export function restoreText(lines: readonly Line[]): string {
     .join('');
 }
 
-function run(command: string, args: readonly string[], input = ''): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdin.on('error', () => {}); // a tool that exits early closes its stdin; its status tells
-    child.stdin.end(input);
-    child.once('error', reject);
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
 async function snapshot(): Promise<Snapshot> {
-  const saved = await run('iptables-save', []);
+  const saved = await runProcess('iptables-save', []);
   if (saved.status !== 0) throw new WhaleboxError(`firewall: iptables-save failed: ${saved.stderr.trim()}`);
   return parseSave(saved.stdout);
 }
@@ -191,7 +177,7 @@ async function change(what: string, compute: (snapshot: Snapshot) => Line[]): Pr
   for (let attempt = 1; ; attempt++) {
     const lines = compute(await snapshot());
     if (lines.length === 0) return;
-    const restored = await run('iptables-restore', ['--noflush', '-w'], restoreText(lines));
+    const restored = await runProcess('iptables-restore', ['--noflush', '-w'], restoreText(lines));
     if (restored.status === 0) return;
     if (attempt === 3) throw new WhaleboxError(`firewall: ${what}: iptables-restore: ${restored.stderr.trim().split('\n').slice(-2).join('; ')}`);
   }

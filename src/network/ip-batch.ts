@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import { WhaleboxError } from '../util/errors.js';
+import { runProcess } from '../util/run-process.js';
 
 /**
  * Runs `ip [-n NETNS] -force -batch -` with the commands on stdin: one process for any number of
@@ -10,18 +10,9 @@ import { WhaleboxError } from '../util/errors.js';
 export async function runIpBatch(commands: readonly string[], options: { netns?: string; tolerate?: RegExp } = {}): Promise<void> {
   if (commands.length === 0) return;
   const args = [...(options.netns ? ['-n', options.netns] : []), '-force', '-batch', '-'];
-  const ip = spawn('ip', args, { stdio: ['pipe', 'ignore', 'pipe'] });
-  const chunks: Buffer[] = [];
-  ip.stderr.on('data', (chunk: Buffer) => chunks.push(chunk));
-  ip.stdin.on('error', () => {}); // an ip that exits early closes its stdin; its status tells
-  ip.stdin.end(`${commands.join('\n')}\n`);
-  const status = await new Promise<number | null>((resolve, reject) => {
-    ip.once('error', reject);
-    ip.once('close', resolve);
-  });
+  const { status, stderr } = await runProcess('ip', args, `${commands.join('\n')}\n`);
   if (status === 0) return;
-  const errors = Buffer.concat(chunks)
-    .toString()
+  const errors = stderr
     .split('\n')
     .filter((line) => line.trim() !== '' && !/^Command failed -:\d+$/.test(line) && !options.tolerate?.test(line));
   if (errors.length) throw new WhaleboxError(`network setup failed: ip ${args.slice(0, -2).join(' ')}: ${errors.join('; ')}`);
