@@ -226,6 +226,46 @@ test('kill -9 of shims and of the CLI mid-run, then system prune: nothing is lea
   assert.equal(spawnSync('ip', ['-o', 'link', 'show', 'master', bridge], { encoding: 'utf8' }).stdout, '');
 });
 
+test('races and edges: one host port for two starts, peers starting together, disconnect with ports, no network left', async () => {
+  ok(['network', 'create', '--subnet', '10.215.30.0/24', 'racers']);
+  const start = (args: string[]) => {
+    const child = spawn(process.execPath, store.args(args), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    return once(child, 'close').then(([status]) => ({ status: status as number, out: out.trim(), err }));
+  };
+  // Two starts asking for one host port at once: exactly one gets it.
+  const port = await freePort();
+  const both = await Promise.all([0, 1].map(() => start(['run', '-d', '--network', 'racers', '-p', `${port}:80`, 'busybox', 'sleep', '60'])));
+  assert.deepEqual(both.map((r) => r.status).sort(), [0, 125], both.map((r) => r.err).join(''));
+  assert.match(both.find((r) => r.status === 125)!.err, /port is already allocated/);
+  const holder = both.find((r) => r.status === 0)!.out;
+  // Disconnecting the network its ports lead to takes the rules too: the address may go to another.
+  ok(['network', 'disconnect', 'racers', holder]);
+  assert.deepEqual(spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.includes(holder)), []);
+  // With no network left it still starts again, with only lo.
+  ok(['stop', '-t', '0', holder]);
+  ok(['start', holder]);
+  assert.equal(ok(['exec', holder, 'ip', '-o', 'link']).trim().split('\n').length, 1);
+  ok(['rm', '-f', holder]);
+  // Four peers starting together all know each other.
+  const names = ['p1', 'p2', 'p3', 'p4'];
+  const peers = await Promise.all(names.map((name) => start(['run', '-d', '--name', name, '--network', 'racers', 'busybox', 'sleep', '60'])));
+  for (const peer of peers) assert.equal(peer.status, 0, peer.err);
+  for (const name of names) {
+    const hosts = ok(['exec', name, 'cat', '/etc/hosts']);
+    for (const other of names) assert.match(hosts, new RegExp(`\\s${other}(\\s|$)`, 'm'), `${name} knows ${other}`);
+  }
+  ok(['rm', '-f', ...names]);
+  ok(['network', 'rm', 'racers']);
+  // A name cannot carry lines into other containers' hosts files.
+  const injected = store.wb(['run', '--rm', '--network', 'bridge', '-h', 'h\n6.6.6.6\tevil', 'busybox', 'true']);
+  assert.equal(injected.status, 125);
+  assert.match(injected.stderr, /invalid hostname format/);
+});
+
 test('the default bridge takes its subnet from WHALEBOX_BRIDGE_SUBNET, like dockerd --bip', () => {
   const own = new Store();
   try {

@@ -16,7 +16,9 @@ export function defineNetworkConnect(command: Command, context: () => Context): 
     .option('--alias <alias>', 'Add network-scoped alias for the container', (value: string, previous: string[]) => [...previous, value], [])
     .action(async (network: string, container: string, flags: ConnectFlags) => {
       const { connectNetwork } = await import('../engine/networking.js');
-      await connectNetwork(context(), network, container, { ...(flags.ip !== undefined ? { ip: flags.ip } : {}), aliases: flags.alias });
+      const { parseHostName } = await import('../engine/container-config.js');
+      const aliases = flags.alias.map((alias) => parseHostName('--alias', alias));
+      await connectNetwork(context(), network, container, { ...(flags.ip !== undefined ? { ip: flags.ip } : {}), aliases });
     });
 }
 

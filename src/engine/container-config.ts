@@ -163,12 +163,21 @@ export function parseNetwork(value: string): string {
   return value === 'default' ? 'none' : value;
 }
 
+/** RFC 1123 host names: also what keeps a name from adding lines to another container's hosts file. */
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** `-h/--hostname` and `--network-alias`: a valid host name, as Docker requires. */
+export function parseHostName(flag: string, value: string): string {
+  if (!HOST_NAME.test(value) || value.length > 253) throw new WhaleboxError(`invalid argument "${value}" for "${flag}" flag: invalid hostname format`);
+  return value;
+}
+
 /** `--add-host NAME:IP` (`host-gateway` is not known here: no daemon holds the host's address). */
 export function parseAddHost(value: string): string {
   const colon = value.indexOf(':');
   const name = value.slice(0, colon);
   const ip = value.slice(colon + 1);
-  if (colon <= 0 || !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(name) || !/^(\d{1,3}\.){3}\d{1,3}$|^[0-9a-fA-F:]+$/.test(ip)) {
+  if (colon <= 0 || !HOST_NAME.test(name) || !/^(\d{1,3}\.){3}\d{1,3}$|^[0-9a-fA-F:]+$/.test(ip)) {
     throw new WhaleboxError(`invalid argument "${value}" for "--add-host" flag: invalid IP address in add-host: "${ip}"`);
   }
   return `${name}:${ip}`;

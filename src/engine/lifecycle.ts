@@ -52,7 +52,9 @@ export async function startDetached(context: Context, id: string): Promise<void>
   } catch (err) {
     // The record may be gone (rm -f meanwhile): the cgroup is released from the bundle in hand.
     await deleteBundle(bundle);
-    if (row) await networkAfterEnd(context, id, parseConfig(row));
+    // Read again: the start recorded the ports it published, which the teardown removes.
+    const fresh = containerTable(context).get(id) ?? row;
+    if (fresh) await networkAfterEnd(context, id, parseConfig(fresh));
     throw err;
   }
   if (!result.started) {

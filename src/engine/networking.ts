@@ -3,7 +3,7 @@ import { connectContainer, disconnectContainer, plugInto, unplugFrom, type Conta
 import { allocateEndpoint, endpointsOfContainer, releaseEndpoint } from '../network/ipam.js';
 import { defaultNetwork, findNetwork, requireNetwork, type NetworkRecord } from '../network/networks.js';
 import { netnsPath } from '../network/netns.js';
-import { resolveHostPorts, sameHostPort, type PortMapping } from '../network/ports.js';
+import { resolveHostPorts, type PortMapping } from '../network/ports.js';
 import type { LinuxNamespace } from '../runtime/oci-spec.js';
 import type { Bundle } from '../runtime/runtime.js';
 import { WhaleboxError } from '../util/errors.js';
@@ -49,12 +49,16 @@ export function attachAtCreate(context: Context, id: string, config: ContainerCo
   if (config.ip !== undefined && network.name === 'bridge') {
     throw new WhaleboxError('user specified IP address is supported on user defined networks only');
   }
+  if (config.networkAliases.length > 0 && network.name === 'bridge') {
+    throw new WhaleboxError('network-scoped alias is supported only for containers in user defined networks');
+  }
   allocateEndpoint(context, network, id, { ...(config.ip !== undefined ? { ip: config.ip } : {}), aliases: [...config.networkAliases] });
 }
 
 /** At removal: the container's addresses go back to their networks. */
 export function releaseAtRemove(context: Context, id: string): void {
   for (const endpoint of endpointsOfContainer(context, id)) releaseEndpoint(context, endpoint.networkId, id);
+  releasePorts(context, id);
 }
 
 /** Before a start: the namespace ready, and the bundle to launch (with container:NAME resolved). */
@@ -67,28 +71,49 @@ export async function networkBeforeStart(context: Context, name: string, config:
 }
 
 /**
- * The host ports of this start (Docker chooses them at each start): free on the host and not
- * held by another container of this store; recorded in the container's config for `port`,
- * `ps` and the teardown.
+ * The host ports of this start (Docker chooses them at each start): free on the host and
+ * reserved in the store (port_bindings: one container per protocol and port, so two starts at
+ * once cannot both take one); recorded in the container's config for `port`, `ps` and teardown.
  */
 async function publishPorts(context: Context, id: string, config: ContainerConfig): Promise<PortMapping[]> {
   if (!config.publish?.length) return [];
-  const others = (context.db().prepare("SELECT config FROM containers WHERE id != ? AND status IN ('running', 'paused')").pluck().all(id) as string[])
-    .flatMap((text) => (JSON.parse(text) as ContainerConfig).ports ?? []);
-  const ports = await resolveHostPorts(config.publish, (mapping) => others.some((other) => sameHostPort(other, mapping)));
-  const table = containerTable(context);
-  const row = table.get(id);
-  if (row) table.update(id, { config: JSON.stringify({ ...parseConfig(row), ports }) });
-  return ports;
+  const db = context.db();
+  for (let attempt = 0; ; attempt++) {
+    const held = db.prepare('SELECT protocol, host_port AS port FROM port_bindings WHERE container_id != ?').all(id) as Array<{ protocol: string; port: number }>;
+    const ports = await resolveHostPorts(config.publish, (mapping) => held.some((h) => h.protocol === mapping.protocol && h.port === mapping.hostPort));
+    try {
+      db.transaction(() => {
+        db.prepare('DELETE FROM port_bindings WHERE container_id = ?').run(id);
+        const insert = db.prepare('INSERT INTO port_bindings (container_id, protocol, host_port, host_ip) VALUES (?, ?, ?, ?)');
+        for (const port of ports) insert.run(id, port.protocol, port.hostPort, port.hostIp);
+        const row = containerTable(context).get(id);
+        if (row) containerTable(context).update(id, { config: JSON.stringify({ ...parseConfig(row), ports }) });
+      }).immediate();
+      return ports;
+    } catch (err) {
+      // Another start took one of these ports between the check and the reservation: a chosen
+      // port is chosen again; a port asked for is Docker's error.
+      if (!String(err).includes('UNIQUE constraint failed: port_bindings')) throw err;
+      const lost = ports.find((port) => db.prepare('SELECT 1 FROM port_bindings WHERE protocol = ? AND host_port = ? AND container_id != ?').get(port.protocol, port.hostPort, id));
+      const explicit = config.publish.some((spec) => lost && spec.hostPort === lost.hostPort && spec.protocol === lost.protocol);
+      if (explicit || attempt === 4) throw new WhaleboxError(`Bind for ${lost?.hostIp || '0.0.0.0'}:${lost?.hostPort} failed: port is already allocated`);
+    }
+  }
 }
 
-/** After an end: the namespace, veths and port rules gone. Never throws: cleanup goes on. */
+/** After an end: the namespace, veths and port rules gone, the host ports free. Never throws: cleanup goes on. */
 export async function networkAfterEnd(context: Context, id: string, config: ContainerConfig): Promise<void> {
   try {
     await disconnectContainer(context, { id, ports: config.ports ?? [] });
+    releasePorts(context, id);
   } catch {
-    // Whatever is left is named after the container: system prune takes it.
+    // Whatever is left is named after the container: the next start or removal takes it.
   }
+}
+
+/** The container's published ports go back (after its end, at removal). */
+function releasePorts(context: Context, id: string): void {
+  context.db().prepare('DELETE FROM port_bindings WHERE container_id = ?').run(id);
 }
 
 function networking(context: Context, id: string, name: string, config: ContainerConfig): ContainerNetworking {

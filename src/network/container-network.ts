@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
 import type { Context } from '../engine/context.js';
 import { parseCidr } from './cidr.js';
@@ -35,9 +35,14 @@ export interface ContainerNetworking {
 /** Sets up the container's namespace; undefined-safe for containers without bridge networks. */
 export async function connectContainer(context: Context, container: ContainerNetworking): Promise<void> {
   const endpoints = endpointsOfContainer(context, container.id);
-  if (endpoints.length === 0) return;
   // A namespace left by a start that died half-way goes first: this start makes it anew.
   if (existsSync(netnsPath(container.id))) await disconnectContainer(context, container);
+  if (endpoints.length === 0) {
+    // Disconnected from every network: its spec still names the namespace, with only lo in it.
+    await runIpBatch([`netns add ${netnsName(container.id)}`]);
+    await runIpBatch(['link set lo up'], { netns: netnsName(container.id) });
+    return;
+  }
   const networks = endpoints.map((endpoint) => requireNetwork(context, endpoint.networkId));
   for (const network of networks) await bringUpNetwork(network);
   const name = netnsName(container.id);
@@ -94,6 +99,10 @@ export async function plugInto(context: Context, container: ContainerNetworking,
  * back to IPAM, and the hosts files forget it there.
  */
 export async function unplugFrom(context: Context, container: ContainerNetworking, endpoint: Endpoint): Promise<void> {
+  // Published ports lead to the first network's address: once that address is released (and
+  // perhaps given to another container), the rules must not lead there any more.
+  const first = endpointsOfContainer(context, container.id)[0];
+  if (container.ports.length > 0 && first?.networkId === endpoint.networkId) await removeContainerRules(container.id);
   await runIpBatch([`link del ${endpoint.hostVeth}`], { tolerate: /Cannot find device/ });
   refreshHostsFiles(context, [endpoint]);
   releaseEndpoint(context, endpoint.networkId, container.id);
@@ -138,18 +147,30 @@ interface Member {
  * user-defined network with the one that starts, stops, connects or disconnects.
  */
 function refreshHostsFiles(context: Context, changed: readonly Endpoint[], starting?: ContainerNetworking): void {
-  const running = new Set(
-    context.db().prepare("SELECT id FROM containers WHERE status IN ('running', 'paused')").pluck().all() as string[],
-  );
-  if (starting) running.add(starting.id);
-  else for (const endpoint of changed) running.delete(endpoint.containerId);
-  // The running endpoints of each user-defined network concerned.
+  // One refresh at a time, store-wide (SQLite's write lock): two containers starting together
+  // each see the other, and no file is written by two processes at once.
+  context.db().transaction(() => writeHostsFiles(context, changed, starting)).immediate();
+}
+
+/**
+ * A peer is a container whose namespace exists (set up, not yet torn down): unlike the
+ * record's status, that holds from before the shim starts until after it ends.
+ */
+function writeHostsFiles(context: Context, changed: readonly Endpoint[], starting?: ContainerNetworking): void {
+  const leaving = starting ? new Set<string>() : new Set(changed.map((endpoint) => `${endpoint.networkId} ${endpoint.containerId}`));
+  const present = (endpoint: Endpoint): boolean =>
+    !leaving.has(`${endpoint.networkId} ${endpoint.containerId}`) && (endpoint.containerId === starting?.id || existsSync(netnsPath(endpoint.containerId)));
+  // The present endpoints of a user-defined network (none counted on the default bridge).
   const onNetwork = new Map<string, Endpoint[]>();
-  for (const { networkId } of changed) {
-    if (onNetwork.has(networkId) || requireNetwork(context, networkId).name === 'bridge') continue;
-    onNetwork.set(networkId, endpointsOnNetwork(context, networkId).filter((endpoint) => running.has(endpoint.containerId)));
-  }
-  const affected = new Set([...(starting ? [starting.id] : []), ...[...onNetwork.values()].flat().map((endpoint) => endpoint.containerId)]);
+  const presentOn = (networkId: string): Endpoint[] => {
+    let endpoints = onNetwork.get(networkId);
+    if (endpoints === undefined) {
+      endpoints = requireNetwork(context, networkId).name === 'bridge' ? [] : endpointsOnNetwork(context, networkId).filter(present);
+      onNetwork.set(networkId, endpoints);
+    }
+    return endpoints;
+  };
+  const affected = new Set([...(starting ? [starting.id] : []), ...changed.flatMap(({ networkId }) => presentOn(networkId).map((endpoint) => endpoint.containerId))]);
   const members = new Map<string, Member>();
   const member = (id: string): Member | undefined => {
     if (!members.has(id)) {
@@ -161,12 +182,12 @@ function refreshHostsFiles(context: Context, changed: readonly Endpoint[], start
   const line = (endpoint: Endpoint): string => `${endpoint.ip}\t${[...new Set([...(member(endpoint.containerId)?.names ?? []), ...endpoint.aliases])].join(' ')}`;
   for (const id of affected) {
     const self = member(id);
-    const own = endpointsOfContainer(context, id)[0];
-    if (self === undefined || own === undefined) continue;
-    const lines = [line(own)];
-    for (const endpoints of onNetwork.values()) {
-      if (!endpoints.some((endpoint) => endpoint.containerId === id)) continue;
-      for (const other of endpoints) if (other.containerId !== id) lines.push(line(other));
+    const own = endpointsOfContainer(context, id).filter(present);
+    if (self === undefined || own[0] === undefined) continue;
+    // Itself, then its peers on each of its user-defined networks, by their address there.
+    const lines = [line(own[0])];
+    for (const endpoint of own) {
+      for (const other of presentOn(endpoint.networkId)) if (other.containerId !== id) lines.push(line(other));
     }
     writeHosts(self.hostsFile, lines, self.extraHosts);
   }
@@ -199,9 +220,21 @@ const LOCAL_HOSTS = [
 ];
 
 function writeHosts(file: string, lines: readonly string[], extraHosts: readonly string[]): void {
-  if (!existsSync(file)) return; // the container's bundle is gone (removed meanwhile)
-  // writeFileSync truncates and writes the same inode, which the bind mount shows.
-  writeFileSync(file, hostsText(lines, extraHosts));
+  let fd: number;
+  try {
+    fd = openSync(file, 'r+');
+  } catch {
+    return; // the container's bundle is gone (removed meanwhile)
+  }
+  // The same inode, which the bind mount shows (a rename would not be seen): written over,
+  // then cut to length, so that a reader never finds it empty.
+  try {
+    const text = Buffer.from(hostsText(lines, extraHosts));
+    writeSync(fd, text, 0, text.length, 0);
+    ftruncateSync(fd, text.length);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** `--add-host NAME:IP` entries come first, as Docker writes them. */

@@ -84,7 +84,10 @@ export function buildPlan(input: PlanInput): PlanRecord[] {
   for (const file of tasks) add('cgroup-join', [file], `join cgroup ${file}`);
   // Namespaces made beforehand (a network the engine configured): joined, not created.
   for (const ns of spec.linux.namespaces) {
-    if (ns.path && PROC_NS_NAME[ns.type]) add('join-ns', [PROC_NS_NAME[ns.type]!, ns.path], `join the ${ns.type} namespace ${ns.path}`);
+    if (!ns.path) continue;
+    // Anything else given by path would silently run in the host's namespace: refused.
+    if (!PROC_NS_NAME[ns.type]) throw new Error(`joining a ${ns.type} namespace by path is not supported`);
+    add('join-ns', [PROC_NS_NAME[ns.type]!, ns.path], `join the ${ns.type} namespace ${ns.path}`);
   }
   if (has('cgroup')) add('unshare', [CLONE_NEW.cgroup!], 'create the cgroup namespace');
   add('mount', ['', '/', '', MS.REC | MS.PRIVATE, ''], 'make all mounts private');

@@ -81,4 +81,14 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX endpoints_container ON endpoints(container_id);
   `,
+  `
+  CREATE TABLE port_bindings (
+    container_id TEXT NOT NULL,     -- the container whose start published it
+    protocol TEXT NOT NULL,         -- tcp | udp
+    host_port INTEGER NOT NULL,
+    host_ip TEXT NOT NULL,          -- '' for every address
+    PRIMARY KEY (protocol, host_port) -- one container per host port: no two DNATs for one port
+  );
+  CREATE INDEX port_bindings_container ON port_bindings(container_id);
+  `,
 ];
