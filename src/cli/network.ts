@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Context } from '../engine/context.js';
 import { bringUpNetwork } from '../network/bridge.js';
-import { filterNetworks, prunableNetworks } from '../network/network-filters.js';
+import { filterNetworks, pruneNetworks } from '../network/network-filters.js';
 import { inspectNetwork } from '../network/network-inspect.js';
 import { createNetwork, defaultNetwork, listNetworks, removeNetwork, requireNetwork } from '../network/networks.js';
 import { WhaleboxError } from '../util/errors.js';
@@ -140,19 +140,8 @@ export function defineNetworkPrune(command: Command, context: () => Context): vo
     .option('--filter <filter>', "Provide filter values (e.g. 'until=<timestamp>')", repeatable, [])
     .option('-f, --force', 'Do not prompt for confirmation')
     .action(async (flags: { filter: string[]; force?: boolean }) => {
-      const ctx = context();
-      const candidates = prunableNetworks(ctx, listNetworks(ctx), flags.filter);
       if (!flags.force && !confirm('WARNING! This will remove all custom networks not used by at least one container.')) return;
-      const deleted: string[] = [];
-      for (const network of candidates) {
-        try {
-          await removeNetwork(ctx, network.id);
-          deleted.push(network.name);
-        } catch (err) {
-          // A container joined it meanwhile: it stays, as it would had prune come later.
-          if (!(err instanceof WhaleboxError)) throw err;
-        }
-      }
+      const deleted = await pruneNetworks(context(), flags.filter);
       if (deleted.length) process.stdout.write(`Deleted Networks:\n${deleted.join('\n')}\n\n`);
     });
 }

@@ -7,11 +7,22 @@ import { confirm } from './confirm.js';
 import { define as defineDiskUsage } from './df.js';
 import { humanSize } from './format.js';
 import { recordLine } from './rmi.js';
+import { pruneNetworks } from '../network/network-filters.js';
+
+/** Docker's prune lists image records in lower case: `untagged: …`, `deleted: …`. */
+function imageLines(records: Parameters<typeof recordLine>[0][]): string[] {
+  return records.map((record) => recordLine(record).replace(/^./, (c) => c.toLowerCase()));
+}
 
 /** Docker's prune report: what went under a title (when anything did), then the space freed. */
 function printReport(title: string, deleted: readonly string[], reclaimed: number): void {
-  const list = deleted.length ? `${title}:\n${deleted.join('\n')}\n\n` : '';
-  process.stdout.write(`${list}Total reclaimed space: ${humanSize(reclaimed)}\n`);
+  printSections([[title, deleted]], reclaimed);
+}
+
+/** Docker's prune report: a titled list per kind of thing removed (none when empty), then the total. */
+function printSections(sections: ReadonlyArray<[title: string, deleted: readonly string[]]>, reclaimed: number): void {
+  const lists = sections.map(([title, deleted]) => (deleted.length ? `${title}:\n${deleted.join('\n')}\n\n` : '')).join('');
+  process.stdout.write(`${lists}Total reclaimed space: ${humanSize(reclaimed)}\n`);
 }
 
 export function defineContainerPrune(command: Command, context: () => Context): void {
@@ -37,8 +48,7 @@ export function defineImagePrune(command: Command, context: () => Context): void
         : 'WARNING! This will remove all dangling images.';
       if (!flags.force && !confirm(warning)) return;
       const { records, reclaimed } = pruneImages(context(), flags.all ?? false, flags.filter);
-      // Docker's prune lists the records in lower case: `untagged: …`, `deleted: …`.
-      printReport('Deleted Images', records.map((record) => recordLine(record).replace(/^./, (c) => c.toLowerCase())), reclaimed);
+      printReport('Deleted Images', imageLines(records), reclaimed);
     });
 }
 
@@ -47,13 +57,24 @@ export function defineSystem(command: Command, context: () => Context): void {
   defineDiskUsage(command.command('df'), context);
   command
     .command('prune')
-    .description('Remove stopped containers and what crashes left behind')
+    .description('Remove unused data: stopped containers, unused networks, dangling images, and what crashes left behind')
     .option('-f, --force', 'Do not prompt for confirmation')
     .action(async (flags: { force?: boolean }) => {
-      if (!flags.force && !confirm('WARNING! This will remove:\n  - all stopped containers\n  - what interrupted commands left in the store')) return;
-      const { deleted, reclaimed } = await pruneContainers(context());
+      const warning =
+        'WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - all dangling images\n  - what interrupted commands left in the store';
+      if (!flags.force && !confirm(warning)) return;
+      const containers = await pruneContainers(context());
+      const networks = await pruneNetworks(context(), []);
+      const images = pruneImages(context(), false, []);
       removeOrphans(context());
-      printReport('Deleted Containers', deleted, reclaimed);
+      printSections(
+        [
+          ['Deleted Containers', containers.deleted],
+          ['Deleted Networks', networks],
+          ['Deleted Images', imageLines(images.records)],
+        ],
+        containers.reclaimed + images.reclaimed,
+      );
     });
   command
     .command('reset')

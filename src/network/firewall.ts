@@ -67,6 +67,9 @@ export function networkRuleLines(network: NetworkRules): Line[] {
     filter(`-A ${FORWARD} -i ${bridge} ! -o ${bridge} ${tag} -j ${ISOLATION}`),
     filter(`-A ${FORWARD} -o ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED ${tag} -j ACCEPT`),
     filter(`-A ${FORWARD} -i ${bridge} ${tag} -j ACCEPT`),
+    // Nothing else comes in from other interfaces (with ip_forward on, the LAN could reach
+    // every container port): published ports are accepted above this, by rules put first.
+    filter(`-A ${FORWARD} ! -i ${bridge} -o ${bridge} ${tag} -j DROP`),
     { table: 'nat', text: `-A ${POSTROUTING} -s ${subnet} ! -o ${bridge} ${tag} -j MASQUERADE` },
   ];
 }
@@ -90,7 +93,8 @@ export function portRuleLines(containerId: string, network: NetworkRules, contai
     return [
       { table: 'nat', text: `-A ${PREROUTING} ${dnat}` },
       { table: 'nat', text: `-A ${OUTPUT} ${dnat}` },
-      { table: 'filter', text: `-A ${FORWARD} -d ${containerIp}/32 ! -i ${bridge} -o ${bridge} ${dport(m.containerPort)} ${tag} -j ACCEPT` },
+      // Inserted first: ahead of the network's DROP of what comes in from elsewhere.
+      { table: 'filter', text: `-I ${FORWARD} 1 -d ${containerIp}/32 ! -i ${bridge} -o ${bridge} ${dport(m.containerPort)} ${tag} -j ACCEPT` },
       { table: 'nat', text: `-A ${POSTROUTING} -s ${containerIp}/32 -d ${containerIp}/32 ${dport(m.containerPort)} ${tag} -j MASQUERADE` },
     ];
   });

@@ -3,7 +3,7 @@ import { booleanFilter, matchLabels, parseFilters } from '../engine/filters.js';
 import { parseLogTime } from '../engine/logs.js';
 import { WhaleboxError } from '../util/errors.js';
 import { endpointsOnNetwork } from './ipam.js';
-import { DEFAULT_NETWORK, type NetworkRecord } from './networks.js';
+import { DEFAULT_NETWORK, listNetworks, removeNetwork, type NetworkRecord } from './networks.js';
 
 /** Docker's filters.Match: any value equal to the text, or a regular expression found in it. */
 function matchAny(values: readonly string[] | undefined, text: string): boolean {
@@ -52,4 +52,18 @@ export function prunableNetworks(context: Context, networks: readonly NetworkRec
       matchLabels(filters, network.labels) &&
       !inUse(context, network),
   );
+}
+
+/** `network prune`: removes the prunable networks; the names of those removed (one a container joined meanwhile stays). */
+export async function pruneNetworks(context: Context, filterArgs: readonly string[]): Promise<string[]> {
+  const deleted: string[] = [];
+  for (const network of prunableNetworks(context, listNetworks(context), filterArgs)) {
+    try {
+      await removeNetwork(context, network.id);
+      deleted.push(network.name);
+    } catch (err) {
+      if (!(err instanceof WhaleboxError)) throw err;
+    }
+  }
+  return deleted;
 }
