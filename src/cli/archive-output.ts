@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { WhaleboxError } from '../util/errors.js';
 
 /**
@@ -23,6 +22,8 @@ export function checkOutput(file: string | undefined): void {
  * into place at the end (as the docker CLI does), so that a failure never leaves a partial FILE.
  */
 export async function writeArchive(tar: Readable, file: string | undefined): Promise<void> {
+  // Loaded on use: this module is part of every command's start-up.
+  const { pipeline } = await import('node:stream/promises');
   if (file === undefined) return pipeline(tar, process.stdout, { end: false });
   const temp = join(dirname(resolve(file)), `.whalebox_temp_${randomBytes(6).toString('hex')}`);
   try {

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import { WhaleboxError } from '../util/errors.js';
 import { runProcess } from '../util/run-process.js';
 import type { PortMapping } from './ports.js';
@@ -202,7 +202,7 @@ export async function removeNetworkRules(network: NetworkRules): Promise<void> {
 export async function addPortRules(containerId: string, network: NetworkRules, containerIp: string, mappings: readonly PortMapping[]): Promise<void> {
   if (mappings.some(onLoopback)) {
     // Without it, the kernel drops packets from 127.0.0.0/8 routed out of the bridge as martians.
-    await writeFile(`/proc/sys/net/ipv4/conf/${network.bridge}/route_localnet`, '1');
+    writeFileSync(`/proc/sys/net/ipv4/conf/${network.bridge}/route_localnet`, '1');
   }
   await change(`container ${containerId}`, (now) => (owns(now, containerId) ? [] : [...baseLines(now), ...portRuleLines(containerId, network, containerIp, mappings)]));
 }

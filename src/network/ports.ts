@@ -1,5 +1,4 @@
-import { createSocket } from 'node:dgram';
-import { createServer, isIPv4 } from 'node:net';
+import { isIPv4 } from 'node:net';
 import { WhaleboxError, errnoCode } from '../util/errors.js';
 
 /**
@@ -121,8 +120,11 @@ export function sameHostPort(a: PortMapping, b: PortMapping): boolean {
 }
 
 /** Binds the port for a moment: the host's own listeners are in the way of DNATed traffic. */
-function bindError(mapping: PortMapping): Promise<string | undefined> {
+async function bindError(mapping: PortMapping): Promise<string | undefined> {
   const address = mapping.hostIp || '0.0.0.0';
+  // Loaded here: only a start that publishes ports needs them (start-up time of every run).
+  const { createSocket } = await import('node:dgram');
+  const { createServer } = await import('node:net');
   return new Promise((resolve) => {
     const done = (err?: Error): void => resolve(err === undefined ? undefined : errnoCode(err) ?? err.message);
     if (mapping.protocol === 'udp') {
