@@ -20,7 +20,7 @@ import {
 import { runDetached, runForeground } from '../engine/run.js';
 import { createContainer } from '../engine/containers.js';
 import { parseSignal } from '../engine/lifecycle.js';
-import { findImage } from '../image/image-store.js';
+import { hasImage } from '../image/image-store.js';
 import { parsePublish } from '../network/ports.js';
 import { familiarString, parseReference } from '../image/reference.js';
 
@@ -191,7 +191,8 @@ async function ensureImage(context: Context, image: string, flags: RunFlags): Pr
   if (!['always', 'missing', 'never'].includes(flags.pull)) {
     throw new WhaleboxError(`invalid pull option: '${flags.pull}': must be one of "always", "missing" or "never"`);
   }
-  if (flags.pull !== 'always' && findImage(context.db(), context.paths, image) !== undefined) return;
+  // Only whether it is there: create reads the image itself.
+  if (flags.pull !== 'always' && hasImage(context.db(), image)) return;
   const ref = parseReference(image);
   if (flags.pull === 'never') throw new WhaleboxError(`No such image: ${familiarString(ref)}`);
   const { pullWithProgress } = await import('./pull.js');

@@ -105,7 +105,8 @@ async function publishPorts(context: Context, id: string, config: ContainerConfi
 export async function networkAfterEnd(context: Context, id: string, config: ContainerConfig): Promise<void> {
   try {
     await disconnectContainer(context, { id, ports: config.ports ?? [] });
-    releasePorts(context, id);
+    // A write only for a container that published ports (every end passes here).
+    if (config.publish?.length) releasePorts(context, id);
   } catch {
     // Whatever is left is named after the container: the next start or removal takes it.
   }

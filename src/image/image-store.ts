@@ -168,6 +168,11 @@ export function findImage(db: Db, paths: StorePaths, nameOrId: string): ImageRec
   };
 }
 
+/** Whether a name or ID resolves to a stored image, without reading its config (findImage does). */
+export function hasImage(db: Db, nameOrId: string): boolean {
+  return resolveImageId(db, nameOrId) !== undefined;
+}
+
 function resolveImageId(db: Db, nameOrId: string): string | undefined {
   const exists = (id: string): boolean => db.prepare('SELECT 1 FROM images WHERE id = ?').get(id) !== undefined;
   const full = /^(?:sha256:)?([a-f0-9]{64})$/.exec(nameOrId);
