@@ -196,7 +196,9 @@ test('hostile layers are refused and leave nothing, in the store or outside it',
   const second = target.wb(['pull', `${registry.host}/hostile:second-bad`]);
   assert.equal(second.status, 1, second.stderr);
   assert.deepEqual(layerDirs(target), []);
-  assert.deepEqual(readdirSync(join(target.root, 'layers', 'l')), []);
+  // No short name either (the directory exists only if the good layer finished before the bad one failed).
+  const links = join(target.root, 'layers', 'l');
+  assert.deepEqual(existsSync(links) ? readdirSync(links) : [], []);
   assert.ok(!existsSync(outside) && !existsSync(`${outside}-abs`) && !existsSync(`/etc/${mark}`));
   assert.equal(readdirSync(join(target.root, 'blobs', 'sha256')).length, 0);
 });
