@@ -1,8 +1,7 @@
 import { join } from 'node:path';
 import { applyChanges } from '../image/changes.js';
-import { createBlobWriter, readBlob } from '../image/content-store.js';
-import { findImage, storeImage, type ImageRecord, type StoredLayer } from '../image/image-store.js';
-import { parseManifest } from '../image/manifest.js';
+import { createBlobWriter } from '../image/content-store.js';
+import { findImage, imageLayers, storeImage, type StoredLayer } from '../image/image-store.js';
 import { packLayer } from '../image/layer-pack.js';
 import { unpackLayer } from '../image/layer-unpack.js';
 import { MEDIA_TYPE_LAYER_TAR, type ImageConfig, type ImageHistory, type ImageRunConfig } from '../image/oci-image.js';
@@ -24,7 +23,7 @@ export interface CommitOptions {
 }
 
 /** sha256 of an empty tar (1024 zero bytes): a container that changed nothing adds no layer. */
-const EMPTY_LAYER_DIFF_ID = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
+export const EMPTY_LAYER_DIFF_ID = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
 
 /**
  * `docker commit`: the container's upper dir becomes a new layer on top of its image's layers
@@ -77,12 +76,12 @@ export async function commitContainer(
     rootfs: { type: 'layers', diff_ids: [...image.config.rootfs.diff_ids, ...(empty ? [] : [layer.diffId])] },
     history: [...(image.config.history ?? []), history],
   };
-  const base = baseLayers(context, image);
+  const base = imageLayers(context.db(), paths, image);
   return storeImage(context.db(), paths, newConfig, empty ? base : [...base, layer], { references: ref ? [ref] : [] });
 }
 
 /** Packs the upper dir into a tar that is stored as a blob and unpacked as the new layer. */
-async function storeUpperLayer(context: Context, upper: string, parent: string | undefined): Promise<StoredLayer> {
+export async function storeUpperLayer(context: Context, upper: string, parent: string | undefined): Promise<StoredLayer> {
   const blob = createBlobWriter(context.paths);
   const unpacked = await unpackLayer(packLayer(upper), context.paths.layers, {
     ...(parent ? { parent } : {}),
@@ -102,27 +101,6 @@ async function storeUpperLayer(context: Context, upper: string, parent: string |
     digest,
     blobSize,
   };
-}
-
-/** The base image's layers as storeImage takes them: their rows, and their blobs from the base manifest. */
-function baseLayers(context: Context, image: ImageRecord): StoredLayer[] {
-  const manifest = parseManifest(readBlob(context.paths, image.manifestDigest), '');
-  if (manifest.kind !== 'image') throw new Error(`the manifest of ${image.id} is an index`);
-  const select = context.db().prepare('SELECT diff_id, parent, size FROM layers WHERE chain_id = ?');
-  return image.chainIds.map((chainId, i) => {
-    const row = select.get(chainId) as { diff_id: string; parent: string | null; size: number } | undefined;
-    const descriptor = manifest.layers[i];
-    if (row === undefined || descriptor === undefined) throw new Error(`layer ${chainId} of ${image.id} has no record`);
-    return {
-      chainId,
-      diffId: row.diff_id,
-      ...(row.parent ? { parent: row.parent } : {}),
-      size: row.size,
-      mediaType: descriptor.mediaType,
-      digest: descriptor.digest,
-      blobSize: descriptor.size,
-    };
-  });
 }
 
 /** The container's effective configuration, as Docker commits it: its own settings over the image's. */

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
 import { WhaleboxError } from '../util/errors.js';
-import { findImage } from '../image/image-store.js';
+import { findImage, type ImageRecord } from '../image/image-store.js';
 import { parseNetwork } from './container-config.js';
 import { baseHostsFile } from '../network/container-network.js';
 import { exposedPorts, publishAll, type PortSpec } from '../network/ports.js';
@@ -108,9 +108,13 @@ function publishedPorts(config: ContainerConfig, imageExposed: Record<string, ob
  * Records a new container and lays out its bundle: config.json, the /etc files it gets, and the
  * overlay's upper, work and mount-point directories.
  */
-export function createContainer(context: Context, config: ContainerConfig): { record: ContainerRecord; bundle: Bundle } {
-  const db = context.db();
-  const image = findImage(db, context.paths, config.image);
+export function createContainer(
+  context: Context,
+  config: ContainerConfig,
+  /** The image when the caller has it already (a build step's state); else `config.image` is looked up. */
+  resolved?: ImageRecord,
+): { record: ContainerRecord; bundle: Bundle } {
+  const image = resolved ?? findImage(context.db(), context.paths, config.image);
   if (!image) throw new WhaleboxError(`Unable to find image '${config.image}' locally`);
   ensureLayerLinks(context.paths.layers, image.chainIds);
   if (config.name !== undefined && !VALID_NAME.test(config.name)) {

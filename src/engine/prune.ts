@@ -53,7 +53,7 @@ export function removeOrphans(context: Context): string[] {
   const leftovers: Array<[dir: string, prefixes: string[]]> = [
     [context.paths.layers, ['tmp-']],
     [dirname(context.paths.blobs), ['.tmp-']],
-    [context.paths.root, ['tmp-load-', 'tmp-save-']],
+    [context.paths.root, ['tmp-load-', 'tmp-save-', 'tmp-build-']],
   ];
   for (const [dir, prefixes] of leftovers) {
     for (const name of entries(dir)) {

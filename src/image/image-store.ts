@@ -4,6 +4,7 @@ import type { Db } from '../store/database.js';
 import type { StorePaths } from '../store/paths.js';
 import { WhaleboxError } from '../util/errors.js';
 import { hasBlob, putBlob, readBlob } from './content-store.js';
+import { parseManifest } from './manifest.js';
 import {
   MEDIA_TYPE_CONFIG,
   MEDIA_TYPE_MANIFEST,
@@ -104,10 +105,7 @@ export function storeImage(
     }
     id = putBlob(paths, configBytes);
     const manifestDigest = putBlob(paths, options.manifest ?? ociManifest(id, configBytes.length, layers));
-    const insertLayer = db.prepare(
-      'INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size) VALUES (?, ?, ?, ?)',
-    );
-    for (const layer of layers) insertLayer.run(layer.chainId, layer.diffId, layer.parent ?? null, layer.size);
+    insertLayerRows(db, layers);
     // The ID is the hash of the config, so an existing row already describes this image; a
     // pull of it replaces the manifest with the registry's, which a push must reproduce.
     db.prepare(
@@ -124,6 +122,12 @@ export function storeImage(
     for (const { repository, digest } of options.repoDigests ?? []) repoDigest.run(repository, digest, id);
   }).immediate();
   return id;
+}
+
+/** Rows for layers just stored (existing rows stay); inside the caller's transaction. */
+export function insertLayerRows(db: Db, layers: readonly StoredLayer[]): void {
+  const insert = db.prepare('INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size) VALUES (?, ?, ?, ?)');
+  for (const layer of layers) insert.run(layer.chainId, layer.diffId, layer.parent ?? null, layer.size);
 }
 
 function ociManifest(configDigest: string, configSize: number, layers: readonly StoredLayer[]): Buffer {
@@ -195,6 +199,27 @@ function resolveImageId(db: Db, nameOrId: string): string | undefined {
     .all(`sha256:${prefix[1]}%`) as string[];
   if (matches.length > 1) throw new WhaleboxError(`image ID prefix ${nameOrId} matches more than one image`);
   return matches[0];
+}
+
+/** An image's layers as storeImage takes them: their rows, and their blobs from its manifest. */
+export function imageLayers(db: Db, paths: StorePaths, image: ImageRecord): StoredLayer[] {
+  const manifest = parseManifest(readBlob(paths, image.manifestDigest), '');
+  if (manifest.kind !== 'image') throw new Error(`the manifest of ${image.id} is an index`);
+  const select = db.prepare('SELECT diff_id, parent, size FROM layers WHERE chain_id = ?');
+  return image.chainIds.map((chainId, i) => {
+    const row = select.get(chainId) as { diff_id: string; parent: string | null; size: number } | undefined;
+    const descriptor = manifest.layers[i];
+    if (row === undefined || descriptor === undefined) throw new Error(`layer ${chainId} of ${image.id} has no record`);
+    return {
+      chainId,
+      diffId: row.diff_id,
+      ...(row.parent ? { parent: row.parent } : {}),
+      size: row.size,
+      mediaType: descriptor.mediaType,
+      digest: descriptor.digest,
+      blobSize: descriptor.size,
+    };
+  });
 }
 
 export function layerDir(paths: StorePaths, chainId: string): string {

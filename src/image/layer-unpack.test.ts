@@ -193,7 +193,7 @@ test(
       [gz.subarray(0, gz.length - 10), /^failed to unpack layer: unexpected end of file$/],
       [tar.subarray(0, 5000), /^failed to unpack layer: Unexpected end of data$/],
       [Buffer.from('not a tar at all\n'.repeat(64)), /^failed to unpack layer: Invalid tar header/],
-      [Buffer.concat([Buffer.from('BZh9'), tar]), /^bzip2-compressed layers are not supported/],
+      [Buffer.concat([Buffer.from('BZh9'), tar]), /^bzip2-compressed archives are not supported/],
       [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0]), /^failed to unpack layer: invalid zstd data/],
     ];
     for (const [input, message] of cases) {

@@ -165,7 +165,7 @@ export async function decompress(input: Readable): Promise<Array<Readable | Tran
   for (const { name, magic } of UNSUPPORTED) {
     if (starts(magic)) {
       input.destroy();
-      throw new WhaleboxError(`${name}-compressed layers are not supported (use a plain, gzip or zstd tar)`);
+      throw new WhaleboxError(`${name}-compressed archives are not supported (use a plain, gzip or zstd tar)`);
     }
   }
   // 1 MiB output chunks (zlib's default is 16 KiB): a sixteenth of the writes and hand-offs per layer.

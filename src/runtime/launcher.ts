@@ -41,6 +41,8 @@ export interface LaunchOptions {
    */
   readonly mode: 'foreground' | 'detach';
   readonly stdin?: boolean;
+  /** Foreground only: receives the container's stdout and stderr instead of the caller's stdio. */
+  readonly output?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
   readonly onPid?: (pid: number, shimPid: number) => void;
 }
 
@@ -57,8 +59,13 @@ export function launch(options: LaunchOptions): Promise<LaunchResult> {
   const detach = options.mode === 'detach';
   const stdio: StdioOptions = detach
     ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']
-    : [options.stdin ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe', 'pipe'];
+    : [options.stdin ? 'inherit' : 'ignore', options.output ? 'pipe' : 'inherit', options.output ? 'pipe' : 'inherit', 'pipe', 'pipe'];
   const shim = spawn(shimPath(), [], { stdio, detached: detach });
+  const { output } = options;
+  if (output && !detach) {
+    shim.stdout!.on('data', (chunk: Buffer) => output('stdout', chunk));
+    shim.stderr!.on('data', (chunk: Buffer) => output('stderr', chunk));
+  }
   const planPipe = shim.stdio[3] as Writable;
   const reportPipe = shim.stdio[4] as Readable;
   // The shim may die before reading the plan; that shows up in its status, not as EPIPE here.

@@ -18,6 +18,7 @@ export interface RunOptions {
   /** Run by the shim when nobody is left to hear the exit report (detached, or the CLI died). */
   readonly exitCommand?: readonly string[];
   readonly onPid?: LaunchOptions['onPid'];
+  readonly output?: LaunchOptions['output'];
 }
 
 /** Probing reads the mount table (about 1 ms): once per parent and process is enough. */
@@ -70,7 +71,7 @@ export async function runBundle(bundle: Bundle, options: RunOptions): Promise<La
     logFile: logFilePath(bundle.dir),
     detach: options.mode === 'detach',
   });
-  return launch({ plan, mode: options.mode, stdin: options.stdin, onPid: options.onPid });
+  return launch({ plan, mode: options.mode, stdin: options.stdin, onPid: options.onPid, output: options.output });
 }
 
 /** When the shim recorded the exit (ms since the epoch), if it did. */
