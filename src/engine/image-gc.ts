@@ -50,6 +50,17 @@ function imageContent(paths: StorePaths, row: ContentRow): ImageContent {
   return { layers: JSON.parse(row.layers) as string[], blobs };
 }
 
+/** The layers the build cache holds (a build's steps, which are no images): kept like an image's. */
+export function cachedContent(db: Db): ImageContent[] {
+  return (db.prepare('SELECT layers FROM build_cache').pluck().all() as string[]).map(cacheEntryContent);
+}
+
+/** What one build cache entry holds, from its `layers` column. */
+export function cacheEntryContent(layersJson: string): ImageContent {
+  const layers = JSON.parse(layersJson) as Array<{ chainId: string; digest: string }>;
+  return { layers: layers.map((layer) => layer.chainId), blobs: layers.map((layer) => layer.digest) };
+}
+
 /** The outcome of deleteImageRows; `finish` must run after the transaction commits. */
 export interface Collected {
   /** Chain IDs of the layers removed. */
@@ -99,9 +110,9 @@ export function discardQuietly(context: Context, layers: ReadonlyArray<{ readonl
  * directory or a half-deleted one, and storeImage (which checks under the same lock) never
  * records an image whose content is going. Removing the trash is `finish`, after the commit.
  */
-function collect(db: Db, paths: StorePaths, doomed: readonly ImageContent[]): Collected {
+export function collect(db: Db, paths: StorePaths, doomed: readonly ImageContent[]): Collected {
   const remaining = db.prepare('SELECT id, manifest_digest, layers FROM images').all() as ContentRow[];
-  const freed = unreferenced(doomed, remaining.map((row) => imageContent(paths, row)));
+  const freed = unreferenced(doomed, [...remaining.map((row) => imageContent(paths, row)), ...cachedContent(db)]);
 
   const size = db.prepare('SELECT size FROM layers WHERE chain_id = ?').pluck();
   const reclaimed = freed.layers.reduce((total, layer) => total + ((size.get(layer) as number | undefined) ?? 0), 0);

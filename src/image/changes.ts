@@ -125,7 +125,7 @@ function shellWords(text: string): string[] {
 }
 
 /** `80`, `53/udp`, `8000-8002/tcp` → `80/tcp`, `53/udp`, `8000/tcp` … `8002/tcp`. */
-function exposedPorts(spec: string): string[] {
+export function exposedPorts(spec: string): string[] {
   const match = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(spec);
   const first = Number(match?.[1]);
   const last = match?.[2] === undefined ? first : Number(match[2]);

@@ -18,6 +18,22 @@ export interface ImageRunConfig {
   WorkingDir?: string;
   Labels?: Record<string, string>;
   StopSignal?: string;
+  /** The shell of shell-form commands (Dockerfile SHELL). */
+  Shell?: string[];
+  Healthcheck?: HealthConfig;
+  /** Dockerfile ONBUILD triggers, run by builds FROM this image. */
+  OnBuild?: string[] | null;
+}
+
+/** Docker's HealthConfig; durations in nanoseconds, 0 meaning Docker's default. */
+export interface HealthConfig {
+  /** `["NONE"]`, `["CMD", …]` or `["CMD-SHELL", "…"]`. */
+  Test: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
 }
 
 export interface ImageHistory {

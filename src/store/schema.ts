@@ -91,4 +91,13 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX port_bindings_container ON port_bindings(container_id);
   `,
+  `
+  CREATE TABLE build_cache (
+    key TEXT PRIMARY KEY,           -- sha256 of the state before a build step and of the step
+    config TEXT NOT NULL,           -- the image config after the step (JSON)
+    layers TEXT NOT NULL,           -- JSON array of the layers after the step (StoredLayer)
+    created TEXT NOT NULL,          -- RFC 3339, when the step ran
+    last_used TEXT NOT NULL         -- RFC 3339, when a build last used the entry
+  );
+  `,
 ];
