@@ -7,6 +7,8 @@ import { register as registerImport } from './import.js';
 import { register as registerLogin } from './login.js';
 import { register as registerLogout } from './logout.js';
 import { define as defineCleanup } from './cleanup.js';
+import { define as defineBuild } from './build.js';
+import { defineBuilder } from './builder.js';
 import { define as defineCommit } from './commit.js';
 import { defineNetworkConnect, defineNetworkDisconnect } from './network-connect.js';
 import { define as defineCp } from './cp.js';
@@ -65,6 +67,7 @@ const CONTAINER_COMMANDS: [name: string, define: Define, groupName?: string, ali
  * Docker gives them there, if any (`whalebox rmi` is `whalebox image rm`).
  */
 const IMAGE_COMMANDS: [groupName: string, define: Define, topName?: string, aliases?: string[]][] = [
+  ['build', defineBuild, 'build'],
   ['ls', defineImages, 'images', ['list']],
   ['rm', defineRmi, 'rmi', ['remove']],
   ['tag', defineTag, 'tag'],
@@ -108,7 +111,7 @@ function commandName(args: readonly string[]): string | undefined {
  */
 export function registerCommands(program: Command, context: () => Context, args: readonly string[]): void {
   const named = commandName(args);
-  const known = ['run', 'create', 'container', 'system', 'image', 'network', 'import', 'login', 'logout', ...CONTAINER_COMMANDS.map(([name]) => name), ...IMAGE_COMMANDS.flatMap(([, , topName]) => topName ?? [])];
+  const known = ['run', 'create', 'container', 'system', 'image', 'network', 'builder', 'import', 'login', 'logout', ...CONTAINER_COMMANDS.map(([name]) => name), ...IMAGE_COMMANDS.flatMap(([, , topName]) => topName ?? [])];
   const want = (...names: string[]): boolean => named === undefined || !known.includes(named) || names.includes(named);
   if (want('run', 'create')) registerRun(program, context);
   if (want('container')) {
@@ -128,6 +131,7 @@ export function registerCommands(program: Command, context: () => Context, args:
     const group = program.command('network').description('Manage networks');
     for (const [name, define, aliases] of NETWORK_COMMANDS) define(group.command(name).aliases(aliases ?? []), context);
   }
+  if (want('builder')) defineBuilder(program.command('builder'), context);
   if (want('import')) registerImport(program, context);
   if (want('login')) registerLogin(program);
   if (want('logout')) registerLogout(program);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Context } from '../engine/context.js';
+import { pruneBuildCache } from '../engine/build/build-cache.js';
 import { pruneImages } from '../engine/image-prune.js';
 import { pruneContainers, removeOrphans, resetStore } from '../engine/prune.js';
 import { WhaleboxError } from '../util/errors.js';
@@ -57,15 +58,16 @@ export function defineSystem(command: Command, context: () => Context): void {
   defineDiskUsage(command.command('df'), context);
   command
     .command('prune')
-    .description('Remove unused data: stopped containers, unused networks, dangling images, and what crashes left behind')
+    .description('Remove unused data: stopped containers, unused networks, dangling images, build cache, and what crashes left behind')
     .option('-f, --force', 'Do not prompt for confirmation')
     .action(async (flags: { force?: boolean }) => {
       const warning =
-        'WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - all dangling images\n  - what interrupted commands left in the store';
+        'WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - all dangling images\n  - unused build cache\n  - what interrupted commands left in the store';
       if (!flags.force && !confirm(warning)) return;
       const containers = await pruneContainers(context());
       const networks = await pruneNetworks(context(), []);
       const images = pruneImages(context(), false, []);
+      const cache = pruneBuildCache(context());
       removeOrphans(context());
       printSections(
         [
@@ -73,7 +75,7 @@ export function defineSystem(command: Command, context: () => Context): void {
           ['Deleted Networks', networks],
           ['Deleted Images', imageLines(images.records)],
         ],
-        containers.reclaimed + images.reclaimed,
+        containers.reclaimed + images.reclaimed + cache.reclaimed,
       );
     });
   command
