@@ -10,7 +10,9 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #define CLONE_NS (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | \
@@ -56,6 +58,10 @@ static int options(const struct plan *p, struct opts *o)
 			o->cgroup2 = f[1];
 		} else if (!strcmp(f[0], "exit-file") && n == 2) {
 			o->exit_file = f[1];
+		} else if (!strcmp(f[0], "die-with-caller") && n == 2) {
+			if (field_num(f[1], 10, INT32_MAX, &flags) || flags == 0)
+				return EINVAL;
+			o->caller = (pid_t)flags;
 		} else if (!strcmp(f[0], "exit-command") && n >= 2) {
 			o->exit_cmd = f + 1;
 		} else if (step_valid(f, n)) {
@@ -99,6 +105,16 @@ int main(void)
 		err = options(&p, &o);
 	if (err) {
 		report_fatal("plan", err);
+		return 125;
+	}
+	/* A build's step container must not outlive the build: the shim dies with its caller, and
+	 * its container with it (the child's own PDEATHSIG). A caller gone already fails the run. */
+	if (o.caller && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+		report_fatal("die-with-caller", errno);
+		return 125;
+	}
+	if (o.caller && getppid() != o.caller) {
+		report_fatal("die-with-caller", ESRCH);
 		return 125;
 	}
 	return monitor(&p, &o);

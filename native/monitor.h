@@ -5,6 +5,7 @@
 #include "plan.h"
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 /* The plan's options. */
 struct opts {
@@ -13,6 +14,7 @@ struct opts {
 	bool detach;           /* stop reporting after `started` */
 	bool tee;              /* with `log`: copy the output to fd 1 and 2 as well */
 	bool setns;            /* the plan joins an existing container */
+	pid_t caller;          /* die-with-caller: the shim dies with this parent (0: it outlives it) */
 	const char *log;       /* CRI log file, or NULL */
 	const char *exit_file; /* or NULL */
 	const char *cgroup2;   /* cgroup2 directory to clone into, or NULL */

@@ -1,3 +1,4 @@
+import { isBuildInProgress } from '../engine/names.js';
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { WhaleboxError } from '../util/errors.js';
@@ -137,6 +138,7 @@ async function listContainers(context: Context, flags: PsFlags): Promise<PsEntry
   const now = Date.now();
   const rows: ContainerRow[] = [];
   for (const stored of containerTable(context).list()) {
+    if (isBuildInProgress(stored.name)) continue;
     const row = await refreshContainer(context, stored);
     if (!containerTable(context).get(row.id)) continue;
     if (!all && row.status !== 'running' && row.status !== 'paused') continue;

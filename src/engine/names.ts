@@ -1,4 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
+import { isAbandoned, scratchName } from '../store/scratch.js';
 
 // A small version of Docker's namesgenerator: adjective_surname of a notable scientist.
 const ADJECTIVES = [
@@ -38,3 +39,19 @@ export function generateId(): string {
 
 /** Docker's rule for container names. */
 export const VALID_NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+/**
+ * A build step's container is named `buildkit-<pid>.<start time>-<random>` after the build that
+ * owns it (a scratch name): while that build runs, `ps` does not list it and prune leaves it
+ * alone; once the build is gone (killed), it is an ordinary leftover that prune removes.
+ */
+const BUILD_CONTAINER_PREFIX = 'buildkit-';
+
+export function buildContainerName(): string {
+  return scratchName(BUILD_CONTAINER_PREFIX);
+}
+
+/** Whether a container is a step of a build that still runs. */
+export function isBuildInProgress(name: string): boolean {
+  return name.startsWith(BUILD_CONTAINER_PREFIX) && !isAbandoned(name, BUILD_CONTAINER_PREFIX);
+}

@@ -1,3 +1,4 @@
+import { isBuildInProgress } from './names.js';
 import { readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Context } from './context.js';
@@ -19,6 +20,7 @@ export async function pruneContainers(context: Context): Promise<PruneReport> {
   const deleted: string[] = [];
   let reclaimed = 0;
   for (const stored of containerTable(context).list()) {
+    if (isBuildInProgress(stored.name)) continue;
     const row = await refreshContainer(context, stored);
     if (row.status === 'running' || row.status === 'paused') continue;
     reclaimed += treeSize(join(bundleDir(context, row.id), 'diff'));

@@ -43,6 +43,8 @@ export interface LaunchOptions {
   readonly stdin?: boolean;
   /** Foreground only: receives the container's stdout and stderr instead of the caller's stdio. */
   readonly output?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  /** Foreground only: kills the shim (and so its container) when it aborts. */
+  readonly signal?: AbortSignal;
   readonly onPid?: (pid: number, shimPid: number) => void;
 }
 
@@ -61,11 +63,14 @@ export function launch(options: LaunchOptions): Promise<LaunchResult> {
     ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']
     : [options.stdin ? 'inherit' : 'ignore', options.output ? 'pipe' : 'inherit', options.output ? 'pipe' : 'inherit', 'pipe', 'pipe'];
   const shim = spawn(shimPath(), [], { stdio, detached: detach });
-  const { output } = options;
+  const { output, signal } = options;
   if (output && !detach) {
     shim.stdout!.on('data', (chunk: Buffer) => output('stdout', chunk));
     shim.stderr!.on('data', (chunk: Buffer) => output('stderr', chunk));
   }
+  const kill = (): void => void shim.kill('SIGKILL');
+  if (signal?.aborted) kill();
+  signal?.addEventListener('abort', kill, { once: true });
   const planPipe = shim.stdio[3] as Writable;
   const reportPipe = shim.stdio[4] as Readable;
   // The shim may die before reading the plan; that shows up in its status, not as EPIPE here.
@@ -89,12 +94,13 @@ export function launch(options: LaunchOptions): Promise<LaunchResult> {
     wallMs: performance.now() - began,
   });
 
-  const forward = (signal: NodeJS.Signals): void => {
-    shim.kill(signal);
+  const forward = (name: NodeJS.Signals): void => {
+    shim.kill(name);
   };
-  if (!detach) for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+  if (!detach) for (const name of FORWARDED_SIGNALS) process.on(name, forward);
   const stopForwarding = (): void => {
-    for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
+    for (const name of FORWARDED_SIGNALS) process.off(name, forward);
+    signal?.removeEventListener('abort', kill);
   };
 
   return new Promise((resolve, reject) => {

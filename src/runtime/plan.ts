@@ -36,6 +36,8 @@ export interface PlanInput {
   /** Nobody waits for the exit (run -d): the shim stops reporting at the start. Otherwise the
    * output goes to the caller's stdout and stderr as well as to the log. */
   readonly detach?: boolean;
+  /** The container dies with this process (a build's step): the shim gets PDEATHSIG. */
+  readonly dieWithCaller?: boolean;
 }
 
 /** Devices every container gets, as the OCI spec requires of a runtime. */
@@ -80,6 +82,7 @@ export function buildPlan(input: PlanInput): PlanRecord[] {
   }
   add('exit-file', [input.exitFile], 'record the exit status');
   if (input.exitCommand) add('exit-command', input.exitCommand, 'run the exit command');
+  if (input.dieWithCaller) add('die-with-caller', [process.pid], `die with the caller (PID ${process.pid})`);
 
   for (const file of tasks) add('cgroup-join', [file], `join cgroup ${file}`);
   // Namespaces made beforehand (a network the engine configured): joined, not created.

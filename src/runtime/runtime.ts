@@ -19,6 +19,8 @@ export interface RunOptions {
   readonly exitCommand?: readonly string[];
   readonly onPid?: LaunchOptions['onPid'];
   readonly output?: LaunchOptions['output'];
+  /** The container dies with the caller, and when `signal` aborts (a build's step). */
+  readonly signal?: AbortSignal;
 }
 
 /** Probing reads the mount table (about 1 ms): once per parent and process is enough. */
@@ -70,8 +72,9 @@ export async function runBundle(bundle: Bundle, options: RunOptions): Promise<La
     exitCommand: options.exitCommand,
     logFile: logFilePath(bundle.dir),
     detach: options.mode === 'detach',
+    dieWithCaller: options.signal !== undefined,
   });
-  return launch({ plan, mode: options.mode, stdin: options.stdin, onPid: options.onPid, output: options.output });
+  return launch({ plan, mode: options.mode, stdin: options.stdin, onPid: options.onPid, output: options.output, signal: options.signal });
 }
 
 /** When the shim recorded the exit (ms since the epoch), if it did. */
