@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 # busybox-static: the first image; build-essential: the shim (static libc) and better-sqlite3;
 # python3: node-gyp, and the pseudo-terminal test; util-linux/procps: tests look around;
 # iproute2, iptables: container networks (ip -batch, iptables-restore).
-# zstd: test input for zstd-compressed layers.
+# zstd: test input for zstd-compressed layers; xz-utils, bzip2: xz and bzip2 layers, build
+# contexts and ADD archives are decoded by these tools (Node.js has no decoder for them).
+# build-essential also gives the build tests their C tool chain image (test/fixtures).
 # docker-registry, apache2-utils (htpasswd), openssl: the local registries of the registry tests.
-packages=(busybox-static build-essential python3 util-linux iproute2 iptables procps zstd docker-registry apache2-utils openssl)
+packages=(busybox-static build-essential python3 util-linux iproute2 iptables procps zstd xz-utils bzip2 docker-registry apache2-utils openssl)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

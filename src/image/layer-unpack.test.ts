@@ -193,7 +193,8 @@ test(
       [gz.subarray(0, gz.length - 10), /^failed to unpack layer: unexpected end of file$/],
       [tar.subarray(0, 5000), /^failed to unpack layer: Unexpected end of data$/],
       [Buffer.from('not a tar at all\n'.repeat(64)), /^failed to unpack layer: Invalid tar header/],
-      [Buffer.concat([Buffer.from('BZh9'), tar]), /^bzip2-compressed archives are not supported/],
+      [Buffer.concat([Buffer.from('BZh9'), tar]), /^failed to unpack layer: invalid bzip2 data/],
+      [Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1, 2]), /^failed to unpack layer: invalid xz data/],
       [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0]), /^failed to unpack layer: invalid zstd data/],
     ];
     for (const [input, message] of cases) {
@@ -203,6 +204,18 @@ test(
         message.source,
       );
       assert.deepEqual(readdirSync(layers), []);
+    }
+  }),
+);
+
+test(
+  'bzip2 and xz layers unpack through the system tools',
+  withTempDir(async (dir) => {
+    const tar = await makeTar([{ name: 'file', content: 'compressed' }]);
+    for (const command of ['bzip2', 'xz']) {
+      const compressed = spawnSync(command, ['-c'], { input: tar }).stdout;
+      const layer = await unpackLayer(Readable.from([compressed]), join(dir, command));
+      assert.equal(readFileSync(join(dir, command, layer.chainId.slice('sha256:'.length), 'diff', 'file'), 'utf8'), 'compressed');
     }
   }),
 );

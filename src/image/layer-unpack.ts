@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
@@ -22,7 +23,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Readable, Transform } from 'node:stream';
+import { Duplex, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
@@ -147,7 +148,8 @@ function removeQuietly(dir: string): void {
   }
 }
 
-const UNSUPPORTED: ReadonlyArray<{ name: string; magic: Buffer }> = [
+/** Compressions Node.js has no decoder for: the system's own tool decodes them (xz-utils, bzip2). */
+const EXTERNAL: ReadonlyArray<{ name: string; magic: Buffer }> = [
   { name: 'bzip2', magic: Buffer.from('BZh') },
   { name: 'xz', magic: Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) },
 ];
@@ -155,23 +157,52 @@ const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 const SNIFF_BYTES = 6;
 
+/** Whether bytes start like a compressed stream that `decompress` decodes. */
+export function isCompressed(head: Buffer): boolean {
+  return [GZIP_MAGIC, ZSTD_MAGIC, ...EXTERNAL.map((format) => format.magic)].some((magic) => head.subarray(0, magic.length).equals(magic));
+}
+
 /**
- * Reads the first bytes to recognise the compression (as Docker's DecompressStream does) and
- * returns the pipeline stages that yield the plain tar.
+ * Reads the first bytes to recognise the compression (as Docker's DecompressStream does:
+ * gzip, zstd, bzip2, xz) and returns the pipeline stages that yield the plain tar.
  */
-export async function decompress(input: Readable): Promise<Array<Readable | Transform>> {
+export async function decompress(input: Readable): Promise<Array<Readable | Duplex>> {
   const head = await peek(input, SNIFF_BYTES);
   const starts = (magic: Buffer): boolean => head.subarray(0, magic.length).equals(magic);
-  for (const { name, magic } of UNSUPPORTED) {
-    if (starts(magic)) {
-      input.destroy();
-      throw new WhaleboxError(`${name}-compressed archives are not supported (use a plain, gzip or zstd tar)`);
-    }
-  }
+  const external = EXTERNAL.find(({ magic }) => starts(magic));
+  if (external) return [input, externalDecoder(external.name)];
   // 1 MiB output chunks (zlib's default is 16 KiB): a sixteenth of the writes and hand-offs per layer.
   if (starts(GZIP_MAGIC)) return [input, createGunzip({ chunkSize: 1 << 20 })];
   if (starts(ZSTD_MAGIC)) return [input, zstdDecoder()];
   return [input];
+}
+
+/** `decompress` as one stream of the plain tar; each stage's error ends the next, so that the reader sees it. */
+export async function decompressed(input: Readable): Promise<Readable> {
+  return (await decompress(input)).reduce((from, to) => from.on('error', (err) => to.destroy(err)).pipe(to as Duplex));
+}
+
+/**
+ * `bzip2 -dc` or `xz -dc` as a stream stage. Its output ends only once the tool has exited
+ * successfully, so a corrupt stream (partial output, then a failure) is an error, not a short tar.
+ */
+function externalDecoder(command: string): Duplex {
+  const child = spawn(command, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<string | undefined>((resolve) => {
+    child.once('error', (err) => resolve(`${command}-compressed archives need ${command}: ${err.message}`));
+    child.once('close', (code) => resolve(code === 0 ? undefined : `invalid ${command} data: ${stderr.trim().split('\n')[0] || `${command} exited with status ${code}`}`));
+  });
+  const output = child.stdout.pipe(
+    new Transform({
+      transform: (chunk, _encoding, callback) => callback(null, chunk),
+      flush: (callback) => void exited.then((failure) => callback(failure === undefined ? null : new Error(failure))),
+    }),
+  );
+  // The input side: an early end of the pipeline must not leave the tool writing to nobody.
+  child.stdin.on('error', () => undefined);
+  return Duplex.from({ writable: child.stdin, readable: output });
 }
 
 /** fzstd's push-style decoder as a stream stage; a truncated frame is an error at the end. */
@@ -205,7 +236,7 @@ function zstdDecoder(): Transform {
  * back with unshift, so the stream stays the pipeline's source and an error anywhere in the
  * pipeline destroys it at once (a replaying wrapper would first wait for its next chunk).
  */
-async function peek(input: Readable, size: number): Promise<Buffer> {
+export async function peek(input: Readable, size: number): Promise<Buffer> {
   for (;;) {
     // null until `size` bytes are buffered, except at the end, where it returns what is left.
     const head = input.read(size) as Buffer | null;

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, createReadStream, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import type { Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Entry } from '../copy/entries.js';
 import { tarEntries } from '../copy/tar.js';
 import { NotFound, self, Tree } from '../copy/tree.js';
 import { TreeWriter } from '../copy/tree-writer.js';
-import { decompress } from '../../image/layer-unpack.js';
+import { decompressed } from '../../image/layer-unpack.js';
 import { WhaleboxError } from '../../util/errors.js';
 import { scratchName } from '../../store/scratch.js';
 
@@ -44,9 +44,7 @@ export class ArchiveDir {
     let archive: ArchiveDir | undefined;
     try {
       archive = new ArchiveDir(dir, Tree.open(dir, (path) => path));
-      // Each stage's error ends the next one, so that the tar reader sees it.
-      const plain = (await decompress(input)).reduce((from, to) => from.on('error', (err) => to.destroy(err)).pipe(to as Transform));
-      await new TreeWriter(archive.tree, archive.tree.root, 'caller').write(accepted(tarEntries(plain)));
+      await new TreeWriter(archive.tree, archive.tree.root, 'caller').write(accepted(tarEntries(await decompressed(input))));
       return archive;
     } catch (err) {
       if (archive) archive.remove();
