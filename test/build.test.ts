@@ -103,7 +103,7 @@ describe('build', () => {
     });
     const { result } = built(dir, '-t', 'hello:scratch');
     assert.match(result.stderr, /\[builder 4\/4\] RUN mkdir \/out && gcc/);
-    assert.match(result.stderr, /\[stage-1 2\/2\] COPY --from=builder \/out\/hello \/hello/);
+    assert.match(result.stderr, /\[stage-1 1\/1\] COPY --from=builder \/out\/hello \/hello/);
     assert.equal(run('hello:scratch'), 'hello from a scratch image\n');
     const { RootFS } = inspect('hello:scratch');
     assert.equal(RootFS.Layers.length, 1, 'only the copied binary');
@@ -267,15 +267,73 @@ describe('build', () => {
     assert.equal(run('config:test', 'cat', '/etc/motd'), 'welcome to whalebox\n');
   });
 
-  test('ADD unpacks a local tar; COPY copies it as it is', () => {
-    const dir = contextDir('add', { Dockerfile: 'FROM busybox\nADD files.tar.gz /unpacked/\nCOPY files.tar.gz /copied/\n' });
+  test('ADD unpacks a local tar (gzip, xz) into the destination directory; COPY copies it as it is', () => {
+    const dir = contextDir('add', {
+      Dockerfile: 'FROM busybox\nADD files.tar.gz /unpacked\nADD --chown=1000:1000 files.tar.xz /deep/xz/\nCOPY files.tar.gz /copied/\n',
+    });
     const source = join(work, 'add-source');
     mkdirSync(join(source, 'sub'), { recursive: true });
     writeFileSync(join(source, 'sub', 'inside.txt'), 'inside\n');
     assert.equal(spawnSync('tar', ['-C', source, '-czf', join(dir, 'files.tar.gz'), 'sub']).status, 0);
+    assert.equal(spawnSync('tar', ['-C', source, '-cJf', join(dir, 'files.tar.xz'), 'sub']).status, 0);
     built(dir, '-t', 'add:test');
     assert.equal(run('add:test', 'cat', '/unpacked/sub/inside.txt'), 'inside\n');
+    assert.equal(run('add:test', 'stat', '-c', '%u %n', '/deep', '/deep/xz', '/deep/xz/sub/inside.txt'), '1000 /deep\n1000 /deep/xz\n1000 /deep/xz/sub/inside.txt\n');
     assert.equal(run('add:test', 'sh', '-c', 'test -f /copied/files.tar.gz && echo file'), 'file\n');
+  });
+
+  test('a stage FROM another inherits its ARGs; proxy settings reach RUN without ARG', () => {
+    const dir = contextDir('inherit', {
+      Dockerfile: ['FROM busybox AS one', 'ARG G=global', 'FROM one', 'RUN echo "$G $http_proxy" > /seen', ''].join('\n'),
+    });
+    built(dir, '-t', 'inherit:test', '--build-arg', 'http_proxy=http://proxy.invalid:3128');
+    assert.equal(run('inherit:test', 'cat', '/seen'), 'global http://proxy.invalid:3128\n');
+    const history = store.wb(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'inherit:test']).stdout;
+    assert.doesNotMatch(history, /proxy\.invalid/, 'proxy settings stay out of the history');
+  });
+
+  test('COPY --from names an earlier stage only', () => {
+    const result = build(contextDir('forward', { Dockerfile: 'FROM busybox AS a\nCOPY --from=b /bin/sh /sh\nFROM busybox AS b\n' }), '--target', 'a');
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /cannot copy from stage "b", it needs to be defined before current stage "a"/);
+    assertNoContainers();
+  });
+
+  test('Ctrl-C cancels a running step at once; its container is not listed or pruned meanwhile, and nothing is left', async () => {
+    const dir = contextDir('cancel', { Dockerfile: 'FROM busybox\nRUN echo started && sleep 60\n' });
+    const child = store.spawn(['build', dir]);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 30_000;
+    while (!stderr.includes('started') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(stderr.includes('started'), stderr);
+    assert.equal(store.wb(['ps', '-a', '-q']).stdout, '', 'a build step is not a container of the user');
+    assert.equal(store.wb(['container', 'prune', '-f']).status, 0);
+    const began = Date.now();
+    child.kill('SIGINT');
+    assert.equal(await exited, 1);
+    assert.ok(Date.now() - began < 10_000, 'the step does not run to its end');
+    assert.match(stderr, /Canceled/);
+    assertNoContainers();
+  });
+
+  test('a build killed with SIGKILL takes its running step along; prune removes what is left', async () => {
+    const dir = contextDir('killed', { Dockerfile: 'FROM busybox\nRUN echo started && sleep 59.75\n' });
+    const child = store.spawn(['build', dir]);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    const deadline = Date.now() + 30_000;
+    while (!stderr.includes('started') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    child.kill('SIGKILL');
+    await exited;
+    const gone = Date.now() + 10_000;
+    while (spawnSync('pgrep', ['-f', 'sleep 59.75']).status === 0 && Date.now() < gone) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.notEqual(spawnSync('pgrep', ['-f', 'sleep 59.75']).status, 0, "the step's command died with the build");
+    assert.match(store.wb(['ps', '-a']).stdout, /buildkit-/, 'the abandoned step is an ordinary leftover now');
+    assert.equal(store.wb(['system', 'prune', '-f']).status, 0);
+    assertNoContainers();
   });
 
   describe('failures name the Dockerfile line, exit 1 and leave nothing behind', () => {

@@ -22,6 +22,8 @@ interface BuildFlags {
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
+const INTERRUPTS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 export function define(command: Command, context: () => Context): void {
   command
     .description('Build an image from a Dockerfile')
@@ -47,6 +49,14 @@ export function define(command: Command, context: () => Context): void {
       if (!['auto', 'plain', 'tty', 'quiet'].includes(flags.progress)) throw new WhaleboxError(`invalid progress type: ${flags.progress}`, 1);
       const progress = quiet ? new QuietProgress() : new PlainProgress((text) => process.stderr.write(text));
       const buildContext = await openBuildContext(context().paths, source, { ...(flags.file ? { dockerfile: flags.file } : {}), stdin: process.stdin });
+      // Ctrl-C cancels: the running step's container dies, the build cleans up and fails. A
+      // second one leaves at once.
+      const cancel = new AbortController();
+      const interrupt = (): void => {
+        if (cancel.signal.aborted) process.exit(130);
+        cancel.abort();
+      };
+      for (const name of INTERRUPTS) process.on(name, interrupt);
       try {
         const id = await buildImage(context(), buildContext, {
           tags: flags.tag,
@@ -58,6 +68,7 @@ export function define(command: Command, context: () => Context): void {
           network: flags.network,
           ...(flags.platform ? { platform: flags.platform } : {}),
           progress,
+          signal: cancel.signal,
         });
         if (flags.iidfile) writeFileSync(flags.iidfile, id);
         if (quiet) process.stdout.write(`${id}\n`);
@@ -67,6 +78,7 @@ export function define(command: Command, context: () => Context): void {
         process.stderr.write(errorSummary(err.message, buildContext.dockerfileName, buildContext.dockerfile, err.where, failure));
         process.exitCode = err.exitCode;
       } finally {
+        for (const name of INTERRUPTS) process.off(name, interrupt);
         await buildContext.release();
       }
     });

@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, posix, resolve } from 'node:path';
-import { Readable, type Transform } from 'node:stream';
-import { decompress } from '../../image/layer-unpack.js';
+import { Readable } from 'node:stream';
+import { decompressed, isCompressed } from '../../image/layer-unpack.js';
 import type { StorePaths } from '../../store/paths.js';
 import { scratchName } from '../../store/scratch.js';
 import { WhaleboxError } from '../../util/errors.js';
@@ -70,13 +70,12 @@ async function fromDirectory(source: string, options: ContextOptions): Promise<B
 async function fromStdin(paths: StorePaths, options: ContextOptions): Promise<BuildContext> {
   if (options.dockerfile === '-') throw new WhaleboxError("invalid argument: can't use stdin for both build context and dockerfile", 1);
   const { head, stream } = await sniff(options.stdin, TAR_BLOCK);
-  const stages = await decompress(stream);
-  if (stages.length === 1 && !isTarHeader(head)) {
+  if (!isCompressed(head) && !isTarHeader(head)) {
     if (options.dockerfile !== undefined) throw new WhaleboxError('ambiguous Dockerfile source: both stdin and flag correspond to Dockerfiles', 1);
     const text = (await readAll(stream)).toString('utf8');
     return { dir: undefined, dockerfile: text, dockerfileName: 'Dockerfile', ignore: IgnoreMatcher.none(), size: 0, release: noRelease };
   }
-  const dir = await extract(paths, stages);
+  const dir = await extract(paths, await decompressed(stream));
   try {
     const name = options.dockerfile === undefined ? undefined : posix.normalize(options.dockerfile);
     return assemble(dir, readDockerfile(dir, name), async () => removeDirectory(dir));
@@ -178,7 +177,7 @@ async function readAll(input: NodeJS.ReadableStream): Promise<Buffer> {
  * docker/cli's IsArchive for uncompressed input: the first block is a tar header whose
  * checksum (Go's tar reader takes the unsigned or the signed sum) is right.
  */
-function isTarHeader(block: Buffer): boolean {
+export function isTarHeader(block: Buffer): boolean {
   if (block.length < TAR_BLOCK) return false;
   const field = block.subarray(148, 156).toString('latin1').replace(/^[\0 ]+|[\0 ]+$/g, '');
   if (!/^[0-7]+$/.test(field)) return false;
@@ -197,13 +196,11 @@ function isTarHeader(block: Buffer): boolean {
  * A tar context, extracted into a scratch directory of the store by cp's tree writer: no entry
  * is written outside it, or through a symlink the tar made.
  */
-async function extract(paths: StorePaths, stages: Array<Readable | Transform>): Promise<string> {
+async function extract(paths: StorePaths, tar: Readable): Promise<string> {
   mkdirSync(paths.root, { recursive: true });
   const dir = join(paths.root, scratchName('tmp-build-'));
   mkdirSync(dir, { mode: 0o700 });
   try {
-    // Each stage's error ends the next one, so that the tar reader sees it.
-    const tar = stages.reduce((from, to) => from.on('error', (err) => to.destroy(err)).pipe(to as Transform));
     const tree = Tree.open(dir, (path) => path);
     try {
       await new TreeWriter(tree, tree.root, 'entry').write(tarEntries(tar));

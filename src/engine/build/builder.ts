@@ -1,6 +1,6 @@
 import { findImage, imageLayers, storeImage } from '../../image/image-store.js';
 import { goArchitecture, type ImageConfig, type ImageRunConfig } from '../../image/oci-image.js';
-import { familiarString, parseReference, referenceString } from '../../image/reference.js';
+import { familiarString, parseReference, referenceString, type ImageReference } from '../../image/reference.js';
 import type { StoredLayer } from '../../image/image-store.js';
 import { WhaleboxError } from '../../util/errors.js';
 import { EMPTY_LAYER_DIFF_ID } from '../commit.js';
@@ -35,6 +35,8 @@ export interface BuildOptions {
   /** `os/arch`: the host's when absent. */
   readonly platform?: string;
   readonly progress: BuildProgress;
+  /** Aborts the build (Ctrl-C): the running step's container is killed, nothing further runs. */
+  readonly signal: AbortSignal;
 }
 
 /** What the build reports, as BuildKit's vertices: one per FROM, RUN, COPY and ADD, and its own work. */
@@ -68,18 +70,25 @@ export class BuildError extends WhaleboxError {
 const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
+const CANCELED = 'Canceled: context canceled';
 
 /** Builds the context's Dockerfile; returns the image ID. */
 export async function buildImage(context: Context, buildContext: BuildContext, options: BuildOptions): Promise<string> {
   const tags = options.tags.map((tag) => {
-    const ref = parseReference(tag);
+    let ref: ImageReference;
+    try {
+      ref = parseReference(tag);
+    } catch (err) {
+      throw new WhaleboxError(`invalid tag ${JSON.stringify(tag)}: ${(err as Error).message}`, 1);
+    }
     if (ref.digest !== undefined) throw new WhaleboxError(`invalid tag ${JSON.stringify(tag)}: a tag cannot name a digest`, 1);
     return ref;
   });
+  runNetwork(options.network);
   const dockerfile = parse(buildContext);
   const build = new Build(context, buildContext, dockerfile, options);
   const target = build.targetStage();
-  const state = await build.stage(target);
+  const { state } = await build.stage(target);
   build.warnUnusedArgs();
 
   const vertex = options.progress.vertex('exporting to image');
@@ -108,10 +117,11 @@ function finalConfig(config: ImageConfig, labels: Readonly<Record<string, string
 }
 
 class Build {
-  private readonly stages = new Map<number, Promise<BuildState>>();
+  private readonly stages = new Map<number, Promise<StageResult>>();
   private readonly globalArgs = new Map<string, string>();
   private readonly usedArgs = new Set<string>();
-  private readonly platform: string;
+  /** `os/arch[/variant]` the stages are for. */
+  readonly platform: string;
   private contextLoaded = false;
 
   constructor(
@@ -163,7 +173,7 @@ class Build {
   }
 
   /** A stage's result, built once however many stages need it. */
-  stage(stage: Stage): Promise<BuildState> {
+  stage(stage: Stage): Promise<StageResult> {
     let result = this.stages.get(stage.index);
     if (result === undefined) {
       result = new StageBuild(this, stage).run();
@@ -177,6 +187,14 @@ class Build {
     if (!this.options.buildArgs.has(name)) return undefined;
     this.usedArgs.add(name);
     return this.options.buildArgs.get(name) ?? process.env[name];
+  }
+
+  /** Proxy settings given as build arguments: usable by RUN without an ARG. */
+  proxyArgs(): Array<[string, string]> {
+    return PROXY_ARGS.flatMap((name): Array<[string, string]> => {
+      const value = this.buildArg(name);
+      return value === undefined ? [] : [[name, value]];
+    });
   }
 
   globalArg(name: string): string | undefined {
@@ -206,7 +224,7 @@ class Build {
     if (this.contextLoaded || this.buildContext.dir === undefined) return;
     this.contextLoaded = true;
     const vertex = this.options.progress.vertex('[internal] load build context');
-    vertex.log(`transferring context: ${this.buildContext.size}B done`);
+    vertex.log(`transferring context: ${decimalSize(this.buildContext.size)} done`);
     vertex.done();
   }
 
@@ -232,6 +250,12 @@ function located(err: unknown, where: Located): unknown {
   return new BuildError(message, { line: where.line, endLine: where.endLine });
 }
 
+/** What a stage leaves: its image, and the ARG values a stage FROM it inherits. */
+interface StageResult {
+  readonly state: BuildState;
+  readonly args: ReadonlyMap<string, string>;
+}
+
 /** One stage, instruction by instruction. */
 class StageBuild {
   private state!: BuildState;
@@ -240,28 +264,28 @@ class StageBuild {
   /** ARG values in scope (not in the image). */
   private readonly args = new Map<string, string>();
   private cmdSet = false;
-  private step = 1;
-  private readonly steps: number;
+  private step = 0;
+  private steps = 0;
   private readonly label: string;
 
   constructor(
     private readonly build: Build,
     private readonly stage: Stage,
   ) {
-    this.steps = 1 + stage.instructions.filter((instruction) => isLayerInstruction(instruction)).length;
     const multiStage = build.dockerfile.stages.length > 1;
-    this.label = multiStage ? `${stage.from.stageName ?? `stage-${stage.index}`} ` : '';
+    this.label = multiStage ? `${this.name} ` : '';
   }
 
-  async run(): Promise<BuildState> {
-    await this.from();
-    // Stages this one copies from are built first, so that their steps show before its own.
-    for (const instruction of this.stage.instructions) {
-      if (instruction.kind !== 'COPY' || instruction.rawFrom === undefined) continue;
-      const source = this.build.findStage(this.build.at(instruction, () => expandWord(instruction.rawFrom!, this.build.globalScope(), this.build.dockerfile.escape)), this.build.dockerfile.stages.length);
-      if (source !== undefined && source !== this.stage) await this.build.stage(source);
-    }
+  get name(): string {
+    return this.stage.from.stageName ?? `stage-${this.stage.index}`;
+  }
+
+  async run(): Promise<StageResult> {
+    const fromImage = await this.from();
     const triggers = this.state.config.config?.OnBuild ?? [];
+    // BuildKit numbers the FROM of an image, the ONBUILD triggers and every step that makes a layer.
+    this.steps = (fromImage ? 1 : 0) + triggers.length + this.stage.instructions.filter(isLayerInstruction).length;
+    if (fromImage) this.vertex(`FROM ${this.display}`).cached();
     if (triggers.length > 0) {
       // Triggers run once, in the first build FROM the image; its children do not inherit them.
       const config = structuredClone(this.state.config);
@@ -269,45 +293,46 @@ class StageBuild {
       this.state = { key: stepKey(this.state.key, 'onbuild-consumed'), config, layers: this.state.layers };
       for (const trigger of triggers) {
         const instruction = this.build.at(this.stage.from, () => parseTrigger(trigger, this.build.dockerfile.escape, this.stage.from.line));
-        await this.dispatch(instruction);
+        await this.dispatch(instruction, 'ONBUILD ');
       }
     }
-    for (const instruction of this.stage.instructions) await this.dispatch(instruction);
-    return this.state;
+    for (const instruction of this.stage.instructions) await this.dispatch(instruction, '');
+    return { state: this.state, args: this.args };
   }
 
-  private async from(): Promise<void> {
+  /** Sets the base state: an earlier stage, scratch, or an image (then returns true). */
+  private async from(): Promise<boolean> {
     const { from } = this.stage;
     const escape = this.build.dockerfile.escape;
     const name = this.build.at(from, () => expandWord(from.rawImage, this.build.globalScope(), escape));
-    const platform = from.rawPlatform === undefined ? undefined : expandWord(from.rawPlatform, this.build.globalScope(), escape);
+    const platform = from.rawPlatform === undefined ? this.build.platform : this.build.at(from, () => expandWord(from.rawPlatform!, this.build.globalScope(), escape));
     const parent = this.build.findStage(name, this.stage.index);
-    if (parent !== undefined || name.toLowerCase() === 'scratch') this.step++; // no vertex of its own
     if (parent !== undefined) {
-      this.state = await this.build.stage(parent);
+      const result = await this.build.stage(parent);
+      this.state = result.state;
+      for (const [arg, value] of result.args) this.args.set(arg, value);
       this.display = parent.from.stageName ?? `stage-${parent.index}`;
-      return;
+      return false;
     }
     if (name.toLowerCase() === 'scratch') {
-      const [os = 'linux', architecture = goArchitecture()] = (platform ?? `linux/${goArchitecture()}`).split('/');
-      this.state = { key: `scratch:${os}/${architecture}`, config: { architecture, os, config: { Env: [DEFAULT_PATH] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] }, layers: [] };
-      return;
+      const [os = 'linux', architecture = goArchitecture(), variant] = platform.split('/');
+      const config: ImageConfig = { architecture, os, ...(variant ? { variant } : {}), config: { Env: [DEFAULT_PATH] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+      this.state = { key: `scratch:${platform}`, config, layers: [] };
+      return false;
     }
-    const vertex = this.vertex(`FROM ${this.build.at(from, () => referenceString(parseReference(name)))}`);
     try {
-      const { state, display } = await this.build.image(name, platform);
+      const { state, display } = await this.build.image(name, from.rawPlatform === undefined ? this.build.options.platform : platform);
       this.state = state;
       this.display = display;
     } catch (err) {
-      vertex.fail(err instanceof Error ? err.message : String(err));
       throw located(err, from);
     }
-    vertex.cached();
+    return true;
   }
 
   /** A vertex for the next numbered step: `[stage 2/4] RUN …`. */
   private vertex(text: string): Vertex {
-    return this.build.options.progress.vertex(`[${this.label}${this.step++}/${this.steps}] ${text}`);
+    return this.build.options.progress.vertex(`[${this.label}${++this.step}/${this.steps}] ${text}`);
   }
 
   private expand(): Expand {
@@ -320,7 +345,8 @@ class StageBuild {
     return { word: (raw) => expandWord(raw, scope, escape), words: (raw) => expandWords(raw, scope, escape) };
   }
 
-  private async dispatch(instruction: Instruction): Promise<void> {
+  private async dispatch(instruction: Instruction, prefix: string): Promise<void> {
+    if (this.build.options.signal.aborted) throw located(new WhaleboxError(CANCELED, 1), instruction);
     switch (instruction.kind) {
       case 'FROM':
         throw located(new WhaleboxError('FROM inside a stage', 1), instruction);
@@ -328,13 +354,13 @@ class StageBuild {
         this.build.at(instruction, () => this.declareArgs(instruction.args));
         return;
       case 'RUN':
-        return this.layer(instruction, () => this.planRun(instruction));
+        return this.layer(instruction, prefix, () => this.planRun(instruction));
       case 'COPY':
       case 'ADD':
-        return this.layer(instruction, () => this.planCopy(instruction));
+        return this.layer(instruction, prefix, () => this.planCopy(instruction));
       case 'WORKDIR':
         // As BuildKit: the directory is made (owned by USER), in a layer of its own, unless it is /.
-        if (this.workdirAfter(instruction) !== '/') return this.layer(instruction, async () => this.planWorkdir(instruction));
+        if (this.workdirAfter(instruction) !== '/') return this.layer(instruction, prefix, async () => this.planWorkdir(instruction));
         this.build.at(instruction, () => this.configStep(instruction));
         return;
       default:
@@ -368,13 +394,16 @@ class StageBuild {
   }
 
   /** A step that makes a layer: planned (its cache key), then looked up in the cache, else run. */
-  private async layer(instruction: RunInstruction | CopyInstruction | WordInstruction, plan: () => Promise<LayerPlan>): Promise<void> {
-    if (instruction.kind === 'COPY' || instruction.kind === 'ADD') this.build.loadContext();
-    const vertex = this.vertex(instruction.text);
+  private async layer(instruction: RunInstruction | CopyInstruction | WordInstruction, prefix: string, plan: () => Promise<LayerPlan>): Promise<void> {
+    const { context, options } = this.build;
+    let vertex: Vertex | undefined;
+    const text = `${prefix}${instruction.text}`;
     try {
+      // Planned first: a COPY --from builds its source stage, whose steps then show before it.
       const { descriptor, createdBy, execute, run } = await plan();
+      if (instruction.kind === 'COPY' || instruction.kind === 'ADD') this.build.loadContext();
+      vertex = this.vertex(text);
       const key = stepKey(this.state.key, descriptor);
-      const { context, options } = this.build;
       const cached = options.noCache ? undefined : cachedState(context.db(), context.paths, key);
       if (cached !== undefined) {
         this.state = cached;
@@ -382,6 +411,7 @@ class StageBuild {
         return;
       }
       const layer = await execute(vertex);
+      options.signal.throwIfAborted();
       const empty = layer.diffId === EMPTY_LAYER_DIFF_ID;
       const layers = empty ? this.state.layers : [...this.state.layers, layer];
       const config = run === undefined ? this.state.config : { ...this.state.config, config: run };
@@ -389,8 +419,10 @@ class StageBuild {
       recordState(context.db(), context.paths, this.state);
       vertex.done();
     } catch (err) {
-      vertex.fail(err instanceof Error ? err.message : String(err));
-      throw located(err, instruction);
+      const failure = options.signal.aborted ? new WhaleboxError(CANCELED, 1) : err;
+      vertex ??= this.vertex(text);
+      vertex.fail(failure instanceof Error ? failure.message : String(failure));
+      throw located(failure, instruction);
     }
   }
 
@@ -402,10 +434,19 @@ class StageBuild {
     const argEnv = [...this.args].filter(([name]) => !envNames.has(name)).map(([name, value]) => `${name}=${value}`).sort();
     const network = runNetwork(instruction.rawNetwork === undefined ? this.build.options.network : this.expand().word(instruction.rawNetwork));
     const prefix = argEnv.length > 0 ? `|${argEnv.length} ${argEnv.join(' ')} ` : '';
+    // Proxy settings reach RUN without an ARG, and stay out of the cache key and the history (BuildKit's rule).
+    const proxies = this.build.proxyArgs().filter(([name]) => !envNames.has(name) && !this.args.has(name)).map(([name, value]) => `${name}=${value}`);
     return {
       descriptor: ['RUN', argv, argEnv, network],
       createdBy: `RUN ${prefix}${argv.join(' ')} # buildkit`,
-      execute: (vertex) => runStep(this.build.context, this.state, this.display, { argv, env: argEnv, network, output: (chunk) => vertex.output(chunk) }),
+      execute: (vertex) =>
+        runStep(this.build.context, this.state, this.display, {
+          argv,
+          env: [...argEnv, ...proxies],
+          network,
+          output: (chunk) => vertex.output(chunk),
+          signal: this.build.options.signal,
+        }),
     };
   }
 
@@ -428,12 +469,15 @@ class StageBuild {
     const { context, buildContext } = this.build;
     const resolveFrom = async (name: string): Promise<BuildState> => {
       const stage = this.build.findStage(name, this.build.dockerfile.stages.length);
-      if (stage === this.stage) throw new WhaleboxError(`circular dependency: stage ${name} copies from itself`, 1);
-      if (stage !== undefined) return this.build.stage(stage);
-      return (await this.build.image(name, undefined)).state;
+      // Only earlier stages, as BuildKit: stages then never wait on each other in a circle.
+      if (stage !== undefined && stage.index >= this.stage.index) {
+        throw new WhaleboxError(`cannot copy from stage "${name}", it needs to be defined before current stage "${this.name}"`, 1);
+      }
+      if (stage !== undefined) return (await this.build.stage(stage)).state;
+      return (await this.build.image(name, this.build.options.platform)).state;
     };
     const workdir = this.state.config.config?.WorkingDir ?? '/';
-    const plan = await planCopy(context, buildContext, instruction, this.expand(), workdir, resolveFrom, this.display);
+    const plan = await planCopy(context, buildContext, instruction, this.expand(), workdir, resolveFrom, this.display, this.build.options.signal);
     return {
       descriptor: plan.descriptor,
       createdBy: `${instruction.text} # buildkit`,
@@ -452,6 +496,18 @@ interface LayerPlan {
 
 function isLayerInstruction(instruction: Instruction): boolean {
   return instruction.kind === 'RUN' || instruction.kind === 'COPY' || instruction.kind === 'ADD' || instruction.kind === 'WORKDIR';
+}
+
+/** Sizes as BuildKit's progress prints them: `838B`, `2.05kB`, `1.2MB`. */
+function decimalSize(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? value : Number(value.toPrecision(3))}${units[unit]}`;
 }
 
 /** RUN --network and build --network: BuildKit's `default` is the bridge here. */

@@ -2,18 +2,18 @@ import { createHash } from 'node:crypto';
 import { chownSync } from 'node:fs';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import type { StoredLayer } from '../../image/image-store.js';
+import { decompressed, isCompressed, peek } from '../../image/layer-unpack.js';
 import { WhaleboxError } from '../../util/errors.js';
 import { withContainer } from '../copy/container-files.js';
 import type { Entry } from '../copy/entries.js';
 import { tarEntries } from '../copy/tar.js';
-import { NotFound, self, type Tree } from '../copy/tree.js';
+import { NotFound, self, type Node, type Tree } from '../copy/tree.js';
 import { TreeWriter, type Ownership } from '../copy/tree-writer.js';
 import type { Context } from '../context.js';
 import { resolveUser } from '../image-user.js';
 import { stateImage, type BuildState } from './build-cache.js';
-import type { BuildContext } from './build-context.js';
+import { isTarHeader, type BuildContext } from './build-context.js';
 import { IgnoreMatcher } from './dockerignore.js';
 import { checksumSources, isDirectorySource, matchSources, sourceEntries } from './context-sources.js';
 import type { Expand } from './config-steps.js';
@@ -26,6 +26,9 @@ import { layerStep, withStateContainer } from './step-container.js';
  * the step's layer. Docker's placement rules: a directory's contents go into the destination;
  * a file goes into it when it is a directory (or ends in `/`), else becomes it.
  */
+
+/** A tar header block: enough to tell a tar from any other file. */
+const TAR_BLOCK = 512;
 
 /** Where `--from` points: an earlier stage's or an image's state. */
 export type ResolveFrom = (name: string) => Promise<BuildState>;
@@ -47,6 +50,7 @@ interface Source {
 
 interface CopySpec {
   readonly destination: string;
+  readonly signal: AbortSignal;
   /** The destination must be a directory: it ends in `/`, or several sources go there. */
   readonly intoDirectory: boolean;
   readonly chown?: string;
@@ -61,6 +65,7 @@ export async function planCopy(
   workdir: string,
   resolveFrom: ResolveFrom,
   display: string,
+  signal: AbortSignal,
 ): Promise<CopyPlan> {
   const patterns = instruction.rawSources.map((raw) => expand.word(raw));
   const rawDestination = expand.word(instruction.rawDestination);
@@ -72,6 +77,7 @@ export async function planCopy(
   const heredocs = instruction.heredocs.map((heredoc) => ({ name: heredoc.name, content: heredoc.expand ? expandHeredoc(heredoc.content, expand) : heredoc.content }));
   const spec = (count: number): CopySpec => ({
     destination,
+    signal,
     intoDirectory: destination.endsWith('/') || count > 1,
     ...(chown === undefined ? {} : { chown }),
     ...(chmod === undefined ? {} : { chmod }),
@@ -126,36 +132,62 @@ function writeSources(
   owner: Ownership,
   extractArchives = false,
 ): Promise<StoredLayer> {
-  const ownership = spec.chown === undefined ? owner : resolveChown(context, state, spec.chown);
+  const chown = spec.chown === undefined ? undefined : resolveChown(context, state, spec.chown);
   return layerStep(context, state, display, {}, (record) =>
     withContainer(context, record.id, async ({ tree }) => {
-      for (const source of sources) await writeSource(tree, source, spec, ownership, extractArchives);
+      for (const source of sources) await writeSource(tree, source, spec, chown ?? owner, chown, extractArchives);
     }),
   );
 }
 
-async function writeSource(tree: Tree, source: Source, spec: CopySpec, owner: Ownership, extractArchives: boolean): Promise<void> {
-  const existing = describe(tree, spec.destination);
-  const intoDirectory = source.directory || spec.intoDirectory || existing === 'directory';
+async function writeSource(
+  tree: Tree,
+  source: Source,
+  spec: CopySpec,
+  owner: Ownership,
+  chown: { uid: number; gid: number } | undefined,
+  extractArchives: boolean,
+): Promise<void> {
+  const write = async (dir: string, entries: AsyncIterable<Entry>, as: Ownership): Promise<void> => {
+    const target = makeDirectories(tree, dir, chown);
+    try {
+      await new TreeWriter(tree, target, as).write(checked(entries, spec.signal));
+    } finally {
+      tree.release(target);
+    }
+  };
+  // ADD unpacks a local archive into the destination, a directory whatever its spelling (BuildKit).
+  const archive = extractArchives && !source.directory ? await archiveEntries(source.entries(source.base)) : undefined;
+  if (archive) return write(spec.destination, archive, chown ?? 'entry');
+  const intoDirectory = source.directory || spec.intoDirectory || describe(tree, spec.destination) === 'directory';
   const dir = intoDirectory ? spec.destination : posix.dirname(spec.destination);
   const name = source.directory ? '.' : intoDirectory ? source.base : posix.basename(spec.destination);
-  const target = tree.resolve(dir, { create: true });
-  try {
-    const node = target.node;
-    if (!node?.stat.isDirectory()) throw new WhaleboxError(`cannot copy to ${dir}: not a directory`, 1);
-    let entries = withMode(source.entries(name), spec.chmod);
-    if (extractArchives && !source.directory) {
-      const archive = await asArchive(source.entries(name));
-      if (archive) {
-        await new TreeWriter(tree, node, 'entry').write(archive);
-        return;
-      }
-      entries = withMode(source.entries(name), spec.chmod);
+  return write(dir, withMode(source.entries(name), spec.chmod), owner);
+}
+
+/**
+ * A directory of the tree, made with its missing parents (0755; owned by `owner` when given, as
+ * BuildKit owns what COPY --chown and WORKDIR make). The caller releases the node.
+ */
+function makeDirectories(tree: Tree, path: string, owner: { uid: number; gid: number } | undefined): Node {
+  const components = path.split('/').filter(Boolean);
+  for (let i = 1; i <= components.length && owner; i++) {
+    const prefix = `/${components.slice(0, i).join('/')}`;
+    if (describe(tree, prefix) !== undefined) continue;
+    const made = tree.resolve(prefix, { create: true });
+    try {
+      if (made.node) chownSync(self(made.node.fd), owner.uid, owner.gid);
+    } finally {
+      tree.release(made.parent, made.node);
     }
-    await new TreeWriter(tree, node, owner).write(entries);
-  } finally {
-    tree.release(target.parent, target.node);
   }
+  const found = tree.resolve(path, { create: true });
+  tree.release(found.parent);
+  if (!found.node?.stat.isDirectory()) {
+    tree.release(found.node);
+    throw new WhaleboxError(`cannot copy to ${path}: not a directory`, 1);
+  }
+  return found.node;
 }
 
 /** WORKDIR's directory, with its missing parents; owned by `user` (the stage's USER) when made here. */
@@ -163,14 +195,7 @@ export function makeDirectory(context: Context, state: BuildState, display: stri
   const owner = user === '' ? undefined : resolveChown(context, state, user);
   return layerStep(context, state, display, {}, (record) =>
     withContainer(context, record.id, async ({ tree }) => {
-      const existed = describe(tree, path) !== undefined;
-      const made = tree.resolve(path, { create: true });
-      try {
-        if (!made.node?.stat.isDirectory()) throw new WhaleboxError(`mkdir ${path}: not a directory`, 1);
-        if (owner && !existed) chownSync(self(made.node.fd), owner.uid, owner.gid);
-      } finally {
-        tree.release(made.parent, made.node);
-      }
+      tree.release(makeDirectories(tree, path, owner));
     }),
   );
 }
@@ -222,21 +247,41 @@ async function* withMode(entries: AsyncIterable<Entry>, mode: number | undefined
   for await (const entry of entries) yield mode === undefined || entry.name === '.' ? entry : { ...entry, mode };
 }
 
+/** The entries, stopping at the first one after the build was cancelled. */
+async function* checked(entries: AsyncIterable<Entry>, signal: AbortSignal): AsyncGenerator<Entry> {
+  for await (const entry of entries) {
+    signal.throwIfAborted();
+    yield entry;
+  }
+}
+
 /**
- * ADD unpacks a local tar (plain or gzip) instead of copying it; anything else is copied.
+ * ADD unpacks a local tar (plain, or compressed as `decompress` knows) instead of copying it.
  * Returns the archive's entries, or undefined when the file is no archive.
  */
-async function asArchive(entries: AsyncIterable<Entry>): Promise<AsyncIterable<Entry> | undefined> {
-  for await (const entry of entries) {
-    if (entry.type !== 'file' || entry.body === undefined) return undefined;
-    const chunks: Buffer[] = [];
-    for await (const chunk of entry.body) chunks.push(Buffer.from(chunk));
-    const bytes = Buffer.concat(chunks);
-    if (bytes[0] === 0x1f && bytes[1] === 0x8b) return tarEntries(Readable.from([bytes]).pipe(createGunzip()));
-    if (bytes.subarray(257, 262).toString('latin1') === 'ustar') return tarEntries(Readable.from([bytes]));
+async function archiveEntries(entries: AsyncIterable<Entry>): Promise<AsyncIterable<Entry> | undefined> {
+  const iterator = entries[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  const body = first.done ? undefined : first.value.body;
+  if (first.done || first.value.type !== 'file' || body === undefined) {
+    await iterator.return?.();
     return undefined;
   }
-  return undefined;
+  const input = Readable.from(body);
+  const head = await peek(input, TAR_BLOCK);
+  if (!isCompressed(head) && !isTarHeader(head)) {
+    input.destroy();
+    await iterator.return?.();
+    return undefined;
+  }
+  const tar = await decompressed(input);
+  return (async function* (): AsyncGenerator<Entry> {
+    try {
+      yield* tarEntries(tar);
+    } finally {
+      await iterator.return?.();
+    }
+  })();
 }
 
 /** `--chown=user[:group]`, resolved in the image being built. */

@@ -9,6 +9,7 @@ import type { Context } from '../context.js';
 import { exitCommand } from '../lifecycle.js';
 import { networkBeforeStart } from '../networking.js';
 import { startFailure } from '../start-failure.js';
+import { buildContainerName } from '../names.js';
 import { stateImage, type BuildState } from './build-cache.js';
 
 /**
@@ -25,11 +26,16 @@ export interface RunSpec {
   /** bridge, none or host. */
   readonly network: string;
   readonly output: (chunk: Buffer) => void;
+  /** Aborts the build: the step's container is killed at once. */
+  readonly signal: AbortSignal;
 }
 
 function stepConfig(display: string, overrides: Partial<ContainerConfig>): ContainerConfig {
   return {
     image: display,
+    name: buildContainerName(),
+    // BuildKit's name for the host a step runs on.
+    hostname: 'buildkitsandbox',
     entrypoint: '',
     // A COPY's container never starts, but a container needs a command: Docker's classic no-op.
     cmd: ['/bin/sh', '-c', '#(nop)'],
@@ -94,7 +100,9 @@ export async function runStep(context: Context, state: BuildState, display: stri
       exitCommand: exitCommand(context, record.id, token),
       onPid: (pid, shimPid) => markRunning(context, record.id, { pid, shimPid, token }),
       output: (_stream, chunk) => spec.output(chunk),
+      signal: spec.signal,
     });
+    spec.signal.throwIfAborted();
     if (!result.started) throw startFailure(result);
     const outcome = await cleanupContainer(context, record.id, { run: token });
     const status = outcome.exitCode ?? result.status ?? 125;
