@@ -208,6 +208,13 @@ describe('build', () => {
     assert.equal(run('cache:test'), 'onethree');
     const fresh = built(dir, '--no-cache');
     assert.doesNotMatch(fresh.result.stderr, /CACHED\n\n#\d+ \[[2-5]\/5\]/);
+
+    assert.match(store.wb(['system', 'df']).stdout, /^Build Cache\s+[1-9]\d*\s+0\s+\d/m);
+    const pruned = store.wb(['builder', 'prune', '-f']);
+    assert.match(pruned.stdout, /^Deleted build cache objects:\n[0-9a-f]{25}\n/);
+    assert.match(store.wb(['system', 'df']).stdout, /^Build Cache\s+0\s+0\s+0B\s+0B$/m);
+    assert.equal(run('cache:test'), 'onethree', 'the image keeps its layers');
+    assert.match(built(dir, '-t', 'cache:test').result.stderr, /\[5\/5\] RUN cat \/b > \/b.copy\n#\d+ DONE/, 'the cache is gone');
   });
 
   test('the context and the Dockerfile can come on stdin', () => {
@@ -290,6 +297,15 @@ describe('build', () => {
     assert.equal(run('inherit:test', 'cat', '/seen'), 'global http://proxy.invalid:3128\n');
     const history = store.wb(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'inherit:test']).stdout;
     assert.doesNotMatch(history, /proxy\.invalid/, 'proxy settings stay out of the history');
+  });
+
+  test('a RUN heredoc that starts with #! runs as a script, with its interpreter', () => {
+    const script = (body: string): string => `FROM busybox\nRUN <<EOF\n#!/bin/sh -e\n${body}\nEOF\n`;
+    built(contextDir('script', { Dockerfile: script('echo "ran as $0" > /script-out') }), '-t', 'script:test');
+    assert.equal(run('script:test', 'cat', '/script-out'), 'ran as /dev/pipes/EOF\n');
+    const failing = build(contextDir('script-fails', { Dockerfile: script('false\necho not reached') }));
+    assert.equal(failing.status, 1, 'the -e of the #! line applies');
+    assert.match(failing.stderr, /exit code: 1/);
   });
 
   test('COPY --from names an earlier stage only', () => {

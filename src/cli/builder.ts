@@ -20,8 +20,9 @@ export function defineBuilder(command: Command, context: () => Context): void {
       const until = untilFilter(flags.filter);
       if (!flags.force && !confirm('WARNING! This will remove all dangling build cache.')) return;
       const { pruneBuildCache } = await import('../engine/build/build-cache.js');
-      const { reclaimed } = pruneBuildCache(context(), until);
-      process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
+      const { entries, reclaimed } = pruneBuildCache(context(), until);
+      const list = entries.length > 0 ? `Deleted build cache objects:\n${entries.join('\n')}\n\n` : '';
+      process.stdout.write(`${list}Total reclaimed space: ${humanSize(reclaimed)}\n`);
     });
 }
 

@@ -28,7 +28,7 @@ function summary(usage: DiskUsage): string {
     ],
     ['Containers', String(usage.containers.length), String(usage.containers.filter((c) => c.active).length), size(containersSize), reclaimable(idle, containersSize)],
     ['Local Volumes', '0', '0', '0B', '0B'],
-    ['Build Cache', '0', '0', '0B', '0B'],
+    ['Build Cache', String(usage.buildCache.entries), '0', size(usage.buildCache.size), size(usage.buildCache.size)],
   ]);
 }
 

@@ -74,6 +74,7 @@ export function defineSystem(command: Command, context: () => Context): void {
           ['Deleted Containers', containers.deleted],
           ['Deleted Networks', networks],
           ['Deleted Images', imageLines(images.records)],
+          ['Deleted build cache objects', cache.entries],
         ],
         containers.reclaimed + images.reclaimed + cache.reclaimed,
       );

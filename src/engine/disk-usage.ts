@@ -1,3 +1,4 @@
+import { cachedContent } from './image-gc.js';
 import { join } from 'node:path';
 import { listImages, type ImageSummary } from '../image/image-store.js';
 import type { ContainerRow } from '../store/containers.js';
@@ -27,6 +28,8 @@ export interface DiskUsage {
   /** Bytes of the layers that no image in use by a container needs. */
   readonly imagesReclaimable: number;
   readonly containers: ContainerUsage[];
+  /** Build cache entries, and the bytes of the layers only they hold (what `builder prune` frees). */
+  readonly buildCache: { readonly entries: number; readonly size: number };
 }
 
 /** `docker system df`: what images and containers hold on disk, and what prune could free. */
@@ -53,7 +56,9 @@ export async function diskUsage(context: Context): Promise<DiskUsage> {
     sharedSize: sizeOf(image.chainIds.filter((layer) => layerImages.get(layer)! > 1)),
     containers: users.get(image.id) ?? 0,
   }));
-  const layersSize = sizeOf(layerSizes.keys());
+  const layersSize = sizeOf(layerImages.keys());
   const inUse = sizeOf(images.filter((image) => image.containers > 0).flatMap((image) => image.chainIds));
-  return { images, layersSize, imagesReclaimable: layersSize - inUse, containers };
+  const cached = cachedContent(db);
+  const buildCache = { entries: cached.length, size: sizeOf(cached.flatMap((entry) => entry.layers).filter((layer) => !layerImages.has(layer))) };
+  return { images, layersSize, imagesReclaimable: layersSize - inUse, containers, buildCache };
 }

@@ -72,10 +72,10 @@ export function stateImage(paths: StorePaths, state: BuildState): ImageRecord {
 
 /**
  * `builder prune`: forgets cached steps (all, or those last used before `until`, ms since the
- * epoch) and removes the layers that no image and no remaining entry holds. Returns how many
- * entries went and the bytes of the layers removed.
+ * epoch) and removes the layers that no image and no remaining entry holds. Returns the
+ * entries that went (their keys' hex, as Docker's cache record IDs) and the bytes of the layers removed.
  */
-export function pruneBuildCache(context: Context, until?: number): { entries: number; reclaimed: number } {
+export function pruneBuildCache(context: Context, until?: number): { entries: string[]; reclaimed: number } {
   const db = context.db();
   const { entries, collected } = db
     .transaction(() => {
@@ -83,7 +83,7 @@ export function pruneBuildCache(context: Context, until?: number): { entries: nu
       const doomed = rows.filter((row) => until === undefined || Date.parse(row.last_used) < until);
       const remove = db.prepare('DELETE FROM build_cache WHERE key = ?');
       for (const row of doomed) remove.run(row.key);
-      return { entries: doomed.length, collected: collect(db, context.paths, doomed.map((row) => cacheEntryContent(row.layers))) };
+      return { entries: doomed.map((row) => row.key.slice('sha256:'.length, 'sha256:'.length + 25)), collected: collect(db, context.paths, doomed.map((row) => cacheEntryContent(row.layers))) };
     })
     .immediate();
   collected.finish();

@@ -85,6 +85,9 @@ export async function buildImage(context: Context, buildContext: BuildContext, o
     return ref;
   });
   runNetwork(options.network);
+  const definition = options.progress.vertex(`[internal] load build definition from ${buildContext.dockerfileName}`);
+  definition.log(`transferring dockerfile: ${decimalSize(Buffer.byteLength(buildContext.dockerfile))} done`);
+  definition.done();
   const dockerfile = parse(buildContext);
   const build = new Build(context, buildContext, dockerfile, options);
   const target = build.targetStage();
@@ -401,7 +404,7 @@ class StageBuild {
     try {
       // Planned first: a COPY --from builds its source stage, whose steps then show before it.
       const { descriptor, createdBy, execute, run } = await plan();
-      if (instruction.kind === 'COPY' || instruction.kind === 'ADD') this.build.loadContext();
+      if ((instruction.kind === 'COPY' || instruction.kind === 'ADD') && instruction.rawFrom === undefined) this.build.loadContext();
       vertex = this.vertex(text);
       const key = stepKey(this.state.key, descriptor);
       const cached = options.noCache ? undefined : cachedState(context.db(), context.paths, key);
@@ -428,7 +431,13 @@ class StageBuild {
 
   private async planRun(instruction: RunInstruction): Promise<LayerPlan> {
     const run = this.state.config.config ?? {};
-    const argv = commandArgs(instruction.command, run);
+    // A RUN that is one heredoc starting with #! runs it as a script file (BuildKit mounts it at /dev/pipes/NAME).
+    const [heredoc] = instruction.heredocs;
+    const script =
+      heredoc && instruction.heredocs.length === 1 && 'shell' in instruction.command && instruction.command.shell === heredoc.content && heredoc.content.startsWith('#!')
+        ? { path: `/dev/pipes/${heredoc.name}`, content: heredoc.content }
+        : undefined;
+    const argv = script ? [script.path] : commandArgs(instruction.command, run);
     // Build arguments reach RUN as environment, below the image's own (ENV wins over ARG).
     const envNames = new Set((run.Env ?? []).map((entry) => entry.split('=', 1)[0]));
     const argEnv = [...this.args].filter(([name]) => !envNames.has(name)).map(([name, value]) => `${name}=${value}`).sort();
@@ -437,7 +446,7 @@ class StageBuild {
     // Proxy settings reach RUN without an ARG, and stay out of the cache key and the history (BuildKit's rule).
     const proxies = this.build.proxyArgs().filter(([name]) => !envNames.has(name) && !this.args.has(name)).map(([name, value]) => `${name}=${value}`);
     return {
-      descriptor: ['RUN', argv, argEnv, network],
+      descriptor: ['RUN', argv, argEnv, network, script?.content],
       createdBy: `RUN ${prefix}${argv.join(' ')} # buildkit`,
       execute: (vertex) =>
         runStep(this.build.context, this.state, this.display, {
@@ -446,6 +455,7 @@ class StageBuild {
           network,
           output: (chunk) => vertex.output(chunk),
           signal: this.build.options.signal,
+          ...(script ? { script } : {}),
         }),
     };
   }

@@ -1,6 +1,8 @@
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StoredLayer } from '../../image/image-store.js';
 import { runBundle, type Bundle } from '../../runtime/runtime.js';
+import { scratchName } from '../../store/scratch.js';
 import { WhaleboxError } from '../../util/errors.js';
 import { storeUpperLayer } from '../commit.js';
 import type { ContainerConfig } from '../container-config.js';
@@ -28,6 +30,8 @@ export interface RunSpec {
   readonly output: (chunk: Buffer) => void;
   /** Aborts the build: the step's container is killed at once. */
   readonly signal: AbortSignal;
+  /** A file the step runs (a heredoc script), bound read-only into the container at `path`. */
+  readonly script?: { readonly path: string; readonly content: string };
 }
 
 function stepConfig(display: string, overrides: Partial<ContainerConfig>): ContainerConfig {
@@ -91,23 +95,30 @@ export function layerStep(
 
 /** A RUN step: the command runs to its end; a non-zero status fails the step, as BuildKit reports it. */
 export async function runStep(context: Context, state: BuildState, display: string, spec: RunSpec): Promise<StoredLayer> {
-  const overrides = { cmd: [...spec.argv], env: [...spec.env], network: spec.network };
-  return layerStep(context, state, display, overrides, async (record, bundle) => {
-    const token = newRunToken();
-    const ready = await networkBeforeStart(context, record.name, record.config, bundle);
-    const result = await runBundle(ready, {
-      mode: 'foreground',
-      exitCommand: exitCommand(context, record.id, token),
-      onPid: (pid, shimPid) => markRunning(context, record.id, { pid, shimPid, token }),
-      output: (_stream, chunk) => spec.output(chunk),
-      signal: spec.signal,
+  const script = spec.script === undefined ? undefined : join(context.paths.root, scratchName('tmp-build-'));
+  if (script !== undefined) writeFileSync(script, spec.script!.content, { mode: 0o755 });
+  const volumes = script === undefined ? [] : [{ source: script, destination: spec.script!.path, readonly: true }];
+  const overrides = { cmd: [...spec.argv], env: [...spec.env], network: spec.network, volumes };
+  try {
+    return await layerStep(context, state, display, overrides, async (record, bundle) => {
+      const token = newRunToken();
+      const ready = await networkBeforeStart(context, record.name, record.config, bundle);
+      const result = await runBundle(ready, {
+        mode: 'foreground',
+        exitCommand: exitCommand(context, record.id, token),
+        onPid: (pid, shimPid) => markRunning(context, record.id, { pid, shimPid, token }),
+        output: (_stream, chunk) => spec.output(chunk),
+        signal: spec.signal,
+      });
+      spec.signal.throwIfAborted();
+      if (!result.started) throw startFailure(result);
+      const outcome = await cleanupContainer(context, record.id, { run: token });
+      const status = outcome.exitCode ?? result.status ?? 125;
+      if (status !== 0) {
+        throw new WhaleboxError(`process "${spec.argv.join(' ')}" did not complete successfully: exit code: ${status}`, 1);
+      }
     });
-    spec.signal.throwIfAborted();
-    if (!result.started) throw startFailure(result);
-    const outcome = await cleanupContainer(context, record.id, { run: token });
-    const status = outcome.exitCode ?? result.status ?? 125;
-    if (status !== 0) {
-      throw new WhaleboxError(`process "${spec.argv.join(' ')}" did not complete successfully: exit code: ${status}`, 1);
-    }
-  });
+  } finally {
+    if (script !== undefined) rmSync(script, { force: true });
+  }
 }
