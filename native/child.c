@@ -7,6 +7,7 @@
 #include "mounts.h"
 #include "report.h"
 #include "tty.h"
+#include "tuning.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -323,6 +324,7 @@ static const struct step {
 	{ "lo-up", 1, 1, st_lo_up },
 	{ "pivot-root", 1, 1, st_pivot_root },
 	{ "mask", 2, 2, st_mask },
+	{ "sysctl", 3, 3, st_sysctl },
 	{ "readonly", 2, 2, st_readonly },
 	{ "remount", 3, 3, st_remount },
 	{ "console", 2, 2, st_console },
@@ -330,6 +332,7 @@ static const struct step {
 	{ "stdin-null", 1, 1, st_stdin_null },
 	{ "chdir", 2, 2, st_chdir },
 	{ "umask", 2, 2, st_umask },
+	{ "oom-score-adj", 2, 2, st_oom_score_adj },
 	{ "rlimit", 4, 4, st_rlimit },
 	{ "bounding", 2, 2, st_bounding },
 	{ "user", 4, 4, st_user },

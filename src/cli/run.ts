@@ -22,6 +22,16 @@ import { createContainer } from '../engine/containers.js';
 import { parseSignal } from '../engine/lifecycle.js';
 import { hasImage } from '../image/image-store.js';
 import { parsePublish } from '../network/ports.js';
+import {
+  parseCapabilities,
+  parseDevice,
+  parseDeviceCgroupRule,
+  parseOomScoreAdj,
+  parseSecurityOpts,
+  parseSysctls,
+  parseUlimit,
+  type SecurityConfig,
+} from '../engine/security-options.js';
 import { familiarString, parseReference } from '../image/reference.js';
 
 interface RunFlags {
@@ -60,6 +70,15 @@ interface RunFlags {
   stopTimeout?: string;
   pull: string;
   platform?: string;
+  privileged?: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  securityOpt: string[];
+  device: string[];
+  deviceCgroupRule: string[];
+  ulimit: string[];
+  oomScoreAdj?: string;
+  sysctl: string[];
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -89,7 +108,8 @@ function parseResources(flags: RunFlags): Resources {
   };
 }
 
-function readEnvFile(file: string): string {
+/** A file a flag names (--env-file, a seccomp profile), with Docker's message when it cannot be read. */
+function readFlagFile(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
@@ -105,7 +125,7 @@ function toContainerConfig(image: string, command: string[], flags: RunFlags): C
   if (flags.rm && restart.name !== 'no') throw new WhaleboxError('Conflicting options: --restart and --rm');
   if (flags.stopSignal !== undefined) parseSignal(flags.stopSignal);
   const env = [
-    ...flags.envFile.flatMap((file) => parseEnvFile(readEnvFile(file), process.env)),
+    ...flags.envFile.flatMap((file) => parseEnvFile(readFlagFile(file), process.env)),
     ...flags.env.flatMap((entry) => expandEnv(entry, process.env)),
   ];
   return {
@@ -137,6 +157,21 @@ function toContainerConfig(image: string, command: string[], flags: RunFlags): C
     labels: parseLabels(flags.label),
     stopSignal: flags.stopSignal,
     stopTimeout: flags.stopTimeout === undefined ? undefined : parseInteger('--stop-timeout', flags.stopTimeout, -1),
+    security: parseSecurity(flags),
+  };
+}
+
+function parseSecurity(flags: RunFlags): SecurityConfig {
+  return {
+    privileged: flags.privileged ?? false,
+    capAdd: parseCapabilities(flags.capAdd),
+    capDrop: parseCapabilities(flags.capDrop),
+    ...parseSecurityOpts(flags.securityOpt, readFlagFile),
+    devices: flags.device.map(parseDevice),
+    deviceCgroupRules: flags.deviceCgroupRule.map(parseDeviceCgroupRule),
+    ulimits: flags.ulimit.map(parseUlimit),
+    ...(flags.oomScoreAdj === undefined ? {} : { oomScoreAdj: parseOomScoreAdj(flags.oomScoreAdj) }),
+    sysctls: parseSysctls(flags.sysctl, flags.network),
   };
 }
 
@@ -180,7 +215,16 @@ function containerOptions(command: Command): Command {
     .option('--stop-signal <signal>', 'Signal to stop the container')
     .option('--stop-timeout <int>', 'Timeout (in seconds) to stop a container')
     .option('--pull <policy>', 'Pull image before running ("always", "missing", "never")', 'missing')
-    .option('--platform <platform>', 'Set platform if server is multi-platform capable');
+    .option('--platform <platform>', 'Set platform if server is multi-platform capable')
+    .option('--privileged', 'Give extended privileges to this container')
+    .option('--cap-add <list>', 'Add Linux capabilities', collect, [])
+    .option('--cap-drop <list>', 'Drop Linux capabilities', collect, [])
+    .option('--security-opt <list>', 'Security Options (seccomp=unconfined|PROFILE.json, no-new-privileges)', collect, [])
+    .option('--device <list>', 'Add a host device to the container (HOST[:CONTAINER][:rwm])', collect, [])
+    .option('--device-cgroup-rule <list>', "Add a rule to the cgroup allowed devices list ('c 1:3 rwm')", collect, [])
+    .option('--ulimit <ulimit>', 'Ulimit options (name=soft[:hard])', collect, [])
+    .option('--oom-score-adj <int>', "Tune host's OOM preferences (-1000 to 1000)")
+    .option('--sysctl <map>', 'Sysctl options (NAME=VALUE)', collect, []);
 }
 
 /**

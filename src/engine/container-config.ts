@@ -1,6 +1,7 @@
 import { isAbsolute, posix } from 'node:path';
 import { WhaleboxError } from '../util/errors.js';
 import type { PortMapping, PortSpec } from '../network/ports.js';
+import type { SecurityConfig } from './security-options.js';
 
 /** What a container was asked to be: Docker's Config and HostConfig, as `run` parsed them. */
 export interface ContainerConfig {
@@ -48,6 +49,8 @@ export interface ContainerConfig {
   readonly stopTimeout?: number;
   /** Filled in at create: the command that runs (entrypoint + cmd, resolved). */
   readonly process?: string[];
+  /** Privileges and confinement; Docker's defaults when absent (records of older versions). */
+  readonly security?: SecurityConfig;
 }
 
 export interface RestartPolicy {

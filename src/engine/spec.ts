@@ -1,12 +1,13 @@
 import { join, posix } from 'node:path';
 import { WhaleboxError } from '../util/errors.js';
-import { DOCKER_DEFAULT_CAPABILITIES } from '../runtime/capabilities.js';
 import type { LinuxNamespace, LinuxResources, Mount, Spec } from '../runtime/oci-spec.js';
 import { OVERLAY_ANNOTATION, OVERLAY_LOWER_BASE_ANNOTATION } from '../runtime/plan.js';
 import { layerLinkOf } from '../image/layer-links.js';
 import { networkNamespace } from './networking.js';
 import type { ContainerConfig, Resources } from './container-config.js';
 import type { ResolvedUser } from './image-user.js';
+import { DEFAULT_SECURITY } from './security-options.js';
+import { checkUlimits, privilegedMounts, processSecurity } from './security-spec.js';
 
 /** The image's runtime defaults (the `config` object of an OCI image config). */
 export interface ImageRuntimeConfig {
@@ -172,7 +173,8 @@ export function buildSpec(input: SpecInput): Spec {
   if (!posix.isAbsolute(workdir)) {
     throw new WhaleboxError(`the working directory '${workdir}' is invalid, it needs to be an absolute path`);
   }
-  const caps = [...DOCKER_DEFAULT_CAPABILITIES];
+  const security = config.security ?? DEFAULT_SECURITY;
+  checkUlimits(security.ulimits);
   return {
     ociVersion: '1.2.0',
     process: {
@@ -181,17 +183,19 @@ export function buildSpec(input: SpecInput): Spec {
       args: containerArgs(config, image),
       env: containerEnv(config, image, input.hostname, user.home),
       cwd: workdir,
-      capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [] },
+      ...processSecurity(security),
     },
     root: { path: 'rootfs', readonly: config.readonlyRootfs },
     hostname: input.hostname,
-    mounts,
+    mounts: security.privileged ? privilegedMounts(mounts) : mounts,
     linux: {
       namespaces,
       resources: ociResources(config.resources),
       cgroupsPath: `${input.cgroupParent}/${input.id}`,
-      maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
+      // --privileged masks nothing and leaves /proc writable, as Docker.
+      maskedPaths: security.privileged ? [] : MASKED_PATHS,
+      readonlyPaths: security.privileged ? [] : READONLY_PATHS,
+      ...(Object.keys(security.sysctls).length > 0 ? { sysctl: { ...security.sysctls } } : {}),
       rootfsPropagation: 'rprivate',
     },
     annotations: { [OVERLAY_ANNOTATION]: overlay.join(','), [OVERLAY_LOWER_BASE_ANNOTATION]: lower[0]?.layersDir ?? '/' },

@@ -25,8 +25,10 @@ export interface Process {
     inheritable?: string[];
     ambient?: string[];
   };
+  /** -1 stands for RLIM_INFINITY. */
   rlimits?: { type: string; soft: number; hard: number }[];
   noNewPrivileges?: boolean;
+  oomScoreAdj?: number;
   consoleSize?: { height: number; width: number };
 }
 
@@ -63,5 +65,34 @@ export interface Linux {
   maskedPaths?: string[];
   readonlyPaths?: string[];
   rootfsPropagation?: string;
+  /** Namespaced sysctls, by dotted name. */
+  sysctl?: Record<string, string>;
   devices?: { path: string; type: 'c' | 'b' | 'p' | 'u'; major?: number; minor?: number; fileMode?: number; uid?: number; gid?: number }[];
+  seccomp?: LinuxSeccomp;
+}
+
+/** The syscall filter (absent: none). Actions and operators are libseccomp's names. */
+export interface LinuxSeccomp {
+  /** `SCMP_ACT_ERRNO`, `SCMP_ACT_ALLOW`, `SCMP_ACT_KILL_PROCESS`, … */
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  /** `SCMP_ARCH_X86_64`, …; the native architecture is always in the filter. */
+  architectures?: string[];
+  syscalls?: LinuxSyscall[];
+}
+
+export interface LinuxSyscall {
+  names: string[];
+  action: string;
+  errnoRet?: number;
+  /** All must hold (each on a different argument, or libseccomp refuses the rule). */
+  args?: LinuxSeccompArg[];
+}
+
+export interface LinuxSeccompArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  /** `SCMP_CMP_EQ`, `SCMP_CMP_MASKED_EQ` (value is the mask, valueTwo the result), … */
+  op: string;
 }

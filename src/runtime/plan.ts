@@ -118,6 +118,8 @@ export function buildPlan(input: PlanInput): PlanRecord[] {
   for (const [target, link] of devIsBind ? [] : DEV_SYMLINKS) add('symlink', [target, link], `link ${link} to ${target}`);
 
   add('pivot-root', [], 'pivot_root into the root filesystem');
+  // Before /proc/sys turns read-only: the container's own namespaces' settings.
+  for (const [name, value] of Object.entries(spec.linux.sysctl ?? {})) add('sysctl', [name.replace(/\./g, '/'), value], `set ${name}`);
   for (const path of spec.linux.maskedPaths ?? []) add('mask', [path], `mask ${path}`);
   for (const path of spec.linux.readonlyPaths ?? []) add('readonly', [path], `make ${path} read-only`);
   // Docker creates a missing working directory even in a read-only root: before the remount.
@@ -138,6 +140,7 @@ function addProcessSteps(add: Add, proc: Process, init = true): void {
   if (proc.terminal) add('console', [init ? 1 : 0], 'set up the terminal');
   else add('setsid', [], 'start a session');
   add('chdir', [proc.cwd], `change to the working directory ${proc.cwd}`);
+  if (proc.oomScoreAdj !== undefined) add('oom-score-adj', [proc.oomScoreAdj], `set the OOM score adjustment to ${proc.oomScoreAdj}`);
   for (const limit of proc.rlimits ?? []) {
     add('rlimit', [rlimitNumber(limit.type), limit.soft, limit.hard], `set ${limit.type}`);
   }
