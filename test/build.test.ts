@@ -2,7 +2,7 @@
 // build cache, multi-stage builds, and failures that leave nothing behind.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -47,6 +47,19 @@ function inspect(image: string): { Config: Record<string, unknown>; RootFS: { La
   const result = store.wb(['image', 'inspect', image]);
   assert.equal(result.status, 0, result.stderr);
   return (JSON.parse(result.stdout) as Array<{ Config: Record<string, unknown>; RootFS: { Layers: string[] } }>)[0]!;
+}
+
+/** Starts a build whose RUN prints "started" and then runs `command`; resolves once it printed. */
+async function buildRunning(name: string, command: string): Promise<{ child: ChildProcess; exited: Promise<number | null>; stderr: () => string }> {
+  const dir = contextDir(name, { Dockerfile: `FROM busybox\nRUN echo started && ${command}\n` });
+  const child = store.spawn(['build', dir]);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 30_000;
+  while (!stderr.includes('started') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok(stderr.includes('started'), stderr);
+  return { child, exited, stderr: () => stderr };
 }
 
 /** Nothing of a build's intermediate containers is left: no record, no bundle, no mount. */
@@ -316,32 +329,19 @@ describe('build', () => {
   });
 
   test('Ctrl-C cancels a running step at once; its container is not listed or pruned meanwhile, and nothing is left', async () => {
-    const dir = contextDir('cancel', { Dockerfile: 'FROM busybox\nRUN echo started && sleep 60\n' });
-    const child = store.spawn(['build', dir]);
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 30_000;
-    while (!stderr.includes('started') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.ok(stderr.includes('started'), stderr);
+    const { child, exited, stderr } = await buildRunning('cancel', 'sleep 60');
     assert.equal(store.wb(['ps', '-a', '-q']).stdout, '', 'a build step is not a container of the user');
     assert.equal(store.wb(['container', 'prune', '-f']).status, 0);
     const began = Date.now();
     child.kill('SIGINT');
     assert.equal(await exited, 1);
     assert.ok(Date.now() - began < 10_000, 'the step does not run to its end');
-    assert.match(stderr, /Canceled/);
+    assert.match(stderr(), /Canceled/);
     assertNoContainers();
   });
 
   test('a build killed with SIGKILL takes its running step along; prune removes what is left', async () => {
-    const dir = contextDir('killed', { Dockerfile: 'FROM busybox\nRUN echo started && sleep 59.75\n' });
-    const child = store.spawn(['build', dir]);
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-    const deadline = Date.now() + 30_000;
-    while (!stderr.includes('started') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const { child, exited } = await buildRunning('killed', 'sleep 59.75');
     child.kill('SIGKILL');
     await exited;
     const gone = Date.now() + 10_000;

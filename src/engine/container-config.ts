@@ -53,6 +53,28 @@ export interface ContainerConfig {
   readonly security?: SecurityConfig;
 }
 
+/** A container of `image` with Docker's defaults for every setting (`run IMAGE`, before its flags). */
+export function defaultContainerConfig(image: string): ContainerConfig {
+  return {
+    image,
+    env: [],
+    tty: false,
+    interactive: false,
+    autoRemove: false,
+    volumes: [],
+    tmpfs: [],
+    readonlyRootfs: false,
+    network: 'bridge',
+    networkAliases: [],
+    addHosts: [],
+    dns: [],
+    resources: {},
+    restart: { name: 'no', maximumRetryCount: 0 },
+    detach: false,
+    labels: {},
+  };
+}
+
 export interface RestartPolicy {
   readonly name: 'no' | 'always' | 'unless-stopped' | 'on-failure';
   /** on-failure only: restarts at most this many times (0: no limit). */

@@ -1,27 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ContainerConfig } from './container-config.js';
+import { defaultContainerConfig, type ContainerConfig } from './container-config.js';
 import { buildSpec, containerArgs, containerEnv } from './spec.js';
 
-const config = (overrides: Partial<ContainerConfig> = {}): ContainerConfig => ({
-  image: 'busybox',
-  env: [],
-  tty: false,
-  interactive: false,
-  autoRemove: false,
-  volumes: [],
-  tmpfs: [],
-  readonlyRootfs: false,
-  network: 'none',
-  networkAliases: [],
-  addHosts: [],
-  dns: [],
-  resources: {},
-  restart: { name: 'no', maximumRetryCount: 0 },
-  detach: false,
-  labels: {},
-  ...overrides,
-});
+const config = (overrides: Partial<ContainerConfig> = {}): ContainerConfig => ({ ...defaultContainerConfig('busybox'), network: 'none', ...overrides });
 
 test("entrypoint and cmd combine as Docker's do", () => {
   const image = { Entrypoint: ['/entry'], Cmd: ['default'] };

@@ -5,7 +5,7 @@ import { runBundle, type Bundle } from '../../runtime/runtime.js';
 import { scratchName } from '../../store/scratch.js';
 import { WhaleboxError } from '../../util/errors.js';
 import { storeUpperLayer } from '../commit.js';
-import type { ContainerConfig } from '../container-config.js';
+import { defaultContainerConfig, type ContainerConfig } from '../container-config.js';
 import { cleanupContainer, createContainer, markRunning, newRunToken, removeContainer, type ContainerRecord } from '../containers.js';
 import type { Context } from '../context.js';
 import { exitCommand } from '../lifecycle.js';
@@ -36,28 +36,15 @@ export interface RunSpec {
 
 function stepConfig(display: string, overrides: Partial<ContainerConfig>): ContainerConfig {
   return {
-    image: display,
+    ...defaultContainerConfig(display),
     name: buildContainerName(),
     // BuildKit's name for the host a step runs on.
     hostname: 'buildkitsandbox',
+    // A RUN says which network it wants; a COPY's container needs none (no address to allocate).
+    network: 'none',
     entrypoint: '',
     // A COPY's container never starts, but a container needs a command: Docker's classic no-op.
     cmd: ['/bin/sh', '-c', '#(nop)'],
-    env: [],
-    tty: false,
-    interactive: false,
-    autoRemove: false,
-    volumes: [],
-    tmpfs: [],
-    readonlyRootfs: false,
-    network: 'none',
-    networkAliases: [],
-    addHosts: [],
-    dns: [],
-    resources: {},
-    restart: { name: 'no', maximumRetryCount: 0 },
-    detach: false,
-    labels: {},
     ...overrides,
   };
 }
