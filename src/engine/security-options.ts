@@ -94,9 +94,9 @@ export function parseDevice(value: string): DeviceMapping {
   return { host, container, permissions };
 }
 
-/** `--device-cgroup-rule 'c 1:3 rwm'`: type, major:minor (`*` allowed), access. */
+/** `--device-cgroup-rule 'c 1:3 rwm'`: type, major:minor (`*` allowed), access; Docker's `a *:* rwm` or just `a` for all. */
 export function parseDeviceCgroupRule(value: string): string {
-  if (!/^(a|[cb] (\d+|\*):(\d+|\*) [rwm]{1,3})$/.test(value.trim())) throw new WhaleboxError(`invalid device cgroup rule: ${JSON.stringify(value)} (use "c|b MAJOR:MINOR rwm", * for any)`);
+  if (!/^(a|[acb] (\d+|\*):(\d+|\*) [rwm]{1,3})$/.test(value.trim())) throw new WhaleboxError(`invalid device cgroup rule: ${JSON.stringify(value)} (use "c|b MAJOR:MINOR rwm", * for any)`);
   return value.trim();
 }
 

@@ -14,8 +14,8 @@ export interface CgroupWrite {
 }
 
 /**
- * A device cgroup rule as in the OCI spec's `linux.resources.devices` (not yet in our
- * LinuxResources type). Applied on v1 only: v2 needs a BPF program, which is the shim's job.
+ * A device cgroup rule as in the OCI spec's `linux.resources.devices`. v1 gets it written here;
+ * v2 as a BPF program (device-filter.ts) that the shim attaches (step `devices`).
  */
 export interface DeviceCgroupRule {
   allow: boolean;
@@ -162,7 +162,7 @@ export function limitWrites(version: 1 | 2, resources: CgroupResources | undefin
     for (const d of n.devices) w.push({ file: d.allow ? 'devices/devices.allow' : 'devices/devices.deny', value: deviceRule(d) });
     return w;
   }
-  // v2. Swappiness has no v2 file (Docker ignores it there too); devices need BPF (the shim).
+  // v2. Swappiness has no v2 file (Docker ignores it there too); devices are a BPF program (device-filter.ts).
   if (n.cpus !== undefined) w.push({ file: 'cpuset.cpus', value: n.cpus });
   if (n.mems !== undefined) w.push({ file: 'cpuset.mems', value: n.mems });
   if (n.memory !== undefined) w.push({ file: 'memory.max', value: n.memory === -1 ? 'max' : String(n.memory) });
