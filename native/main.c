@@ -5,6 +5,7 @@
 #include "monitor.h"
 #include "plan.h"
 #include "report.h"
+#include "seccomp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -79,8 +80,11 @@ static int options(const struct plan *p, struct opts *o)
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	/* A tool mode, not a container: the runtime compiles a seccomp filter once and keeps it. */
+	if (argc > 1 && !strcmp(argv[1], "seccomp-compile"))
+		return seccomp_compile(argv + 1);
 	/* Node may go away at any time: writing to fd 4 must fail with EPIPE, not kill the shim. */
 	int err = signal(SIGPIPE, SIG_IGN) == SIG_ERR ? errno : 0;
 	for (int fd = 0; fd <= 2 && !err; fd++)

@@ -111,3 +111,29 @@ int field_num(const char *s, int base, unsigned long long max, unsigned long lon
 	*out = v;
 	return 0;
 }
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int field_hex(const char *s, size_t unit, size_t max, unsigned char **out, size_t *n)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len % (2 * unit) || len / (2 * unit) > max)
+		return EINVAL;
+	unsigned char *buf = malloc(len / 2);
+	if (!buf)
+		return ENOMEM;
+	for (size_t i = 0; i < len / 2; i++) {
+		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			free(buf);
+			return EINVAL;
+		}
+		buf[i] = (unsigned char)(hi << 4 | lo);
+	}
+	*out = buf;
+	*n = len / (2 * unit);
+	return 0;
+}

@@ -34,4 +34,8 @@ int record_decode(char *buf, size_t len, size_t *pos, char **f, uint32_t max);
 /* Parses all of S as a number in BASE that is at most MAX. Returns 0 or EINVAL. */
 int field_num(const char *s, int base, unsigned long long max, unsigned long long *out);
 
+/* Decodes all of S, lowercase hex, into whole UNIT-byte items, 1 to MAX of them (a BPF program):
+ * *OUT (malloc'd) receives the bytes, *N the number of items. Returns 0, EINVAL or ENOMEM. */
+int field_hex(const char *s, size_t unit, size_t max, unsigned char **out, size_t *n);
+
 #endif

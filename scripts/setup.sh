@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 # contexts and ADD archives are decoded by these tools (Node.js has no decoder for them).
 # build-essential also gives the build tests their C tool chain image (test/fixtures).
 # docker-registry, apache2-utils (htpasswd), openssl: the local registries of the registry tests.
-packages=(busybox-static build-essential python3 util-linux iproute2 iptables procps zstd xz-utils bzip2 docker-registry apache2-utils openssl)
+# libseccomp-dev: libseccomp.a, linked into the shim to compile seccomp filters (docs/DESIGN.md).
+packages=(busybox-static build-essential python3 util-linux iproute2 iptables procps zstd xz-utils bzip2 docker-registry apache2-utils openssl libseccomp-dev)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

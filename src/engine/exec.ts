@@ -62,6 +62,9 @@ export async function execInContainer(context: Context, reference: string, optio
   const result = await execInBundle(bundle, row.pid, process, {
     mode: options.detach ? 'detach' : 'foreground',
     stdin: options.interactive,
+    // The container's filter, which `exec --privileged` goes without.
+    seccomp: options.privileged ? undefined : bundle.spec.linux.seccomp,
+    seccompCache: context.paths.seccompCache,
   });
   if (!result.started) throw startFailure(result);
   if (options.detach) return 0;

@@ -48,6 +48,7 @@ export async function startDetached(context: Context, id: string): Promise<void>
       mode: 'detach',
       exitCommand: exitCommand(context, id, token),
       onPid: (pid, shimPid) => markRunning(context, id, { pid, shimPid, token }),
+      seccompCache: context.paths.seccompCache,
     });
   } catch (err) {
     // The record may be gone (rm -f meanwhile): the cgroup is released from the bundle in hand.

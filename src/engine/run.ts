@@ -45,6 +45,7 @@ export async function runForeground(context: Context, config: ContainerConfig, o
       stdin: config.interactive,
       exitCommand: exitCommand(context, record.id, token),
       onPid: (pid, shimPid) => markRunning(context, record.id, { pid, shimPid, token }),
+      seccompCache: context.paths.seccompCache,
     });
   } catch (err) {
     await cleanupContainer(context, record.id, { error: String(err) });

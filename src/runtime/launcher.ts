@@ -51,7 +51,7 @@ export interface LaunchOptions {
 /** Signals the CLI passes on to the container, as Docker's --sig-proxy does. */
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
-function shimPath(): string {
+export function shimPath(): string {
   return process.env.WHALEBOX_SHIM ?? join(installRoot(), 'native', 'whalebox-shim');
 }
 

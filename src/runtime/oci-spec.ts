@@ -85,7 +85,7 @@ export interface LinuxSyscall {
   names: string[];
   action: string;
   errnoRet?: number;
-  /** All must hold (each on a different argument, or libseccomp refuses the rule). */
+  /** All must hold; conditions on the same argument are alternatives instead (runc's reading). */
   args?: LinuxSeccompArg[];
 }
 

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { detectCgroupDriver, type Cgroup, type CgroupDriver } from './cgroups/index.js';
 import { launch, type LaunchOptions, type LaunchResult } from './launcher.js';
-import type { Process, Spec } from './oci-spec.js';
+import type { LinuxSeccomp, Process, Spec } from './oci-spec.js';
 import { buildExecPlan, buildPlan } from './plan.js';
 
 /** An OCI bundle: a directory holding config.json and the root filesystem. */
@@ -21,6 +21,8 @@ export interface RunOptions {
   readonly output?: LaunchOptions['output'];
   /** The container dies with the caller, and when `signal` aborts (a build's step). */
   readonly signal?: AbortSignal;
+  /** Where compiled seccomp filters are kept, shared by the containers of a run root. */
+  readonly seccompCache?: string;
 }
 
 /** Probing reads the mount table (about 1 ms): once per parent and process is enough. */
@@ -73,6 +75,7 @@ export async function runBundle(bundle: Bundle, options: RunOptions): Promise<La
     logFile: logFilePath(bundle.dir),
     detach: options.mode === 'detach',
     dieWithCaller: options.signal !== undefined,
+    seccompCache: options.seccompCache,
   });
   return launch({ plan, mode: options.mode, stdin: options.stdin, onPid: options.onPid, output: options.output, signal: options.signal });
 }
@@ -105,10 +108,15 @@ export async function deleteBundle(bundle: Bundle): Promise<{ oomKilled: boolean
 }
 
 /** Runs one more process in a running container whose init is `pid` (`exec`). */
-export function execInBundle(bundle: Bundle, pid: number, process: Process, options: Pick<RunOptions, 'mode' | 'stdin'>): Promise<LaunchResult> {
+export function execInBundle(
+  bundle: Bundle,
+  pid: number,
+  process: Process,
+  options: Pick<RunOptions, 'mode' | 'stdin' | 'seccompCache'> & { readonly seccomp?: LinuxSeccomp },
+): Promise<LaunchResult> {
   const { tasks, cloneInto } = openBundleCgroup(bundle).entry;
   // Not clone-into-cgroup: after joining the container's cgroup namespace, a cgroup2 mounted
   // with nsdelegate refuses it; a write to cgroup.procs works everywhere.
   const cgroupFiles = [...tasks, ...(cloneInto ? [join(cloneInto, 'cgroup.procs')] : [])];
-  return launch({ plan: buildExecPlan({ pid, process, cgroupFiles }), mode: options.mode, stdin: options.stdin });
+  return launch({ plan: buildExecPlan({ pid, process, cgroupFiles, seccomp: options.seccomp, seccompCache: options.seccompCache }), mode: options.mode, stdin: options.stdin });
 }

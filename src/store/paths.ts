@@ -13,6 +13,8 @@ export interface StorePaths {
   readonly layers: string;
   /** One bundle per container: containers/<id>/{config.json,diff,work,rootfs,...}. */
   readonly containers: string;
+  /** Compiled seccomp filters, kept by the runtime; per boot, as a new kernel may want others. */
+  readonly seccompCache: string;
 }
 
 export const DEFAULT_ROOT = '/var/lib/whalebox';
@@ -26,6 +28,7 @@ export function storePaths(root: string, runRoot: string): StorePaths {
     blobs: join(root, 'blobs', 'sha256'),
     layers: join(root, 'layers'),
     containers: join(root, 'containers'),
+    seccompCache: join(runRoot, 'seccomp'),
   };
 }
 

@@ -96,6 +96,7 @@ export async function runStep(context: Context, state: BuildState, display: stri
         onPid: (pid, shimPid) => markRunning(context, record.id, { pid, shimPid, token }),
         output: (_stream, chunk) => spec.output(chunk),
         signal: spec.signal,
+        seccompCache: context.paths.seccompCache,
       });
       spec.signal.throwIfAborted();
       if (!result.started) throw startFailure(result);
