@@ -3,9 +3,11 @@
 #include "child.h"
 
 #include "caps.h"
+#include "devices.h"
 #include "enter.h"
 #include "mounts.h"
 #include "report.h"
+#include "seccomp.h"
 #include "tty.h"
 #include "tuning.h"
 
@@ -312,6 +314,7 @@ static const struct step {
 	int (*run)(char **f);
 } steps[] = {
 	{ "cgroup-join", 2, 2, st_cgroup_join },
+	{ "devices", 3, 3, st_devices },
 	{ "unshare", 2, 2, st_unshare },
 	{ "join-ns", 3, 3, st_join_ns },
 	{ "mount", 6, 6, st_mount },
@@ -338,6 +341,7 @@ static const struct step {
 	{ "user", 4, 4, st_user },
 	{ "caps", 4, 4, st_caps },
 	{ "no-new-privs", 1, 1, st_no_new_privs },
+	{ "seccomp", 2, 2, seccomp_step },
 	{ "env", 1, MANY, st_env },
 	{ "exec", 3, MANY, st_exec },
 };

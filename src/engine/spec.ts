@@ -8,6 +8,8 @@ import type { ContainerConfig, Resources } from './container-config.js';
 import type { ResolvedUser } from './image-user.js';
 import { DEFAULT_SECURITY } from './security-options.js';
 import { checkUlimits, privilegedMounts, processSecurity } from './security-spec.js';
+import { containerSeccomp } from '../runtime/seccomp/profile.js';
+import { deviceAccess, type DeviceRule } from './devices.js';
 
 /** The image's runtime defaults (the `config` object of an OCI image config). */
 export interface ImageRuntimeConfig {
@@ -52,25 +54,6 @@ const MASKED_PATHS = [
 
 const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
-/**
- * Docker's default device cgroup: deny everything, then allow mknod of any node and use of
- * the harmless ones (null, zero, full, random, urandom, tty, console, ptmx, pts/*, tun),
- * so that a device node shipped in an image cannot reach host hardware.
- */
-const DEFAULT_DEVICE_RULES: NonNullable<LinuxResources['devices']> = [
-  { allow: false, access: 'rwm' },
-  { allow: true, type: 'c', access: 'm' },
-  { allow: true, type: 'b', access: 'm' },
-  ...[[1, 3], [1, 5], [1, 7], [1, 8], [1, 9], [5, 0], [5, 1], [5, 2], [10, 200]].map(([major, minor]) => ({
-    allow: true,
-    type: 'c' as const,
-    major,
-    minor,
-    access: 'rwm',
-  })),
-  { allow: true, type: 'c', major: 136, access: 'rwm' },
-];
-
 /** The command Docker would run: entrypoint + cmd, with --entrypoint and arguments overriding. */
 export function containerArgs(config: ContainerConfig, image: ImageRuntimeConfig): string[] {
   const entrypoint =
@@ -98,8 +81,8 @@ export function containerEnv(config: ContainerConfig, image: ImageRuntimeConfig,
   return [...env.values()];
 }
 
-function ociResources(resources: Resources): LinuxResources {
-  const out: LinuxResources = { devices: DEFAULT_DEVICE_RULES };
+function ociResources(resources: Resources, devices: DeviceRule[]): LinuxResources {
+  const out: LinuxResources = { devices };
   if (resources.memory !== undefined) {
     // Docker: with a memory limit and no swap setting, the container may swap as much again.
     out.memory = { limit: resources.memory, swap: resources.memorySwap ?? resources.memory * 2 };
@@ -175,7 +158,8 @@ export function buildSpec(input: SpecInput): Spec {
   }
   const security = config.security ?? DEFAULT_SECURITY;
   checkUlimits(security.ulimits);
-  return {
+  const devices = deviceAccess(security);
+  const spec: Spec = {
     ociVersion: '1.2.0',
     process: {
       terminal: config.tty,
@@ -190,14 +174,19 @@ export function buildSpec(input: SpecInput): Spec {
     mounts: security.privileged ? privilegedMounts(mounts) : mounts,
     linux: {
       namespaces,
-      resources: ociResources(config.resources),
+      resources: ociResources(config.resources, devices.rules),
       cgroupsPath: `${input.cgroupParent}/${input.id}`,
       // --privileged masks nothing and leaves /proc writable, as Docker.
       maskedPaths: security.privileged ? [] : MASKED_PATHS,
       readonlyPaths: security.privileged ? [] : READONLY_PATHS,
       ...(Object.keys(security.sysctls).length > 0 ? { sysctl: { ...security.sysctls } } : {}),
       rootfsPropagation: 'rprivate',
+      devices: devices.nodes,
     },
     annotations: { [OVERLAY_ANNOTATION]: overlay.join(','), [OVERLAY_LOWER_BASE_ANNOTATION]: lower[0]?.layersDir ?? '/' },
   };
+  // The profile's rules follow the capabilities the container holds; --privileged has no filter (Docker).
+  const seccomp = security.privileged ? undefined : containerSeccomp(security.seccomp, spec.process.capabilities?.bounding ?? []);
+  if (seccomp) spec.linux.seccomp = seccomp;
+  return spec;
 }

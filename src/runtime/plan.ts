@@ -3,8 +3,10 @@ import { isAbsolute, join, posix } from 'node:path';
 import { capabilityMask } from './capabilities.js';
 import { MS, parseMountOptions } from './mount-options.js';
 import type { Field, PlanRecord } from './shim-protocol.js';
-import type { Mount, Process, Spec } from './oci-spec.js';
+import type { LinuxSeccomp, Mount, Process, Spec } from './oci-spec.js';
+import { seccompProgram } from './seccomp/compile.js';
 import type { Cgroup, CgroupFsMount } from './cgroups/index.js';
+import { deviceFilter } from './cgroups/device-filter.js';
 
 /** Annotation naming the overlay that forms the root filesystem (see docs/DESIGN.md). */
 export const OVERLAY_ANNOTATION = 'io.whalebox.rootfs.overlay';
@@ -38,6 +40,8 @@ export interface PlanInput {
   readonly detach?: boolean;
   /** The container dies with this process (a build's step): the shim gets PDEATHSIG. */
   readonly dieWithCaller?: boolean;
+  /** Where compiled syscall filters are kept (see seccompProgram); without it, compiled each time. */
+  readonly seccompCache?: string;
 }
 
 /** Devices every container gets, as the OCI spec requires of a runtime. */
@@ -85,6 +89,9 @@ export function buildPlan(input: PlanInput): PlanRecord[] {
   if (input.dieWithCaller) add('die-with-caller', [process.pid], `die with the caller (PID ${process.pid})`);
 
   for (const file of tasks) add('cgroup-join', [file], `join cgroup ${file}`);
+  // Device access on cgroup v2 (v1 got its rules with the cgroup): before any node is opened or made.
+  const deviceRules = spec.linux.resources?.devices;
+  if (cloneInto && deviceRules) add('devices', [cloneInto, deviceFilter(deviceRules).toString('hex')], `attach the device filter to ${cloneInto}`);
   // Namespaces made beforehand (a network the engine configured): joined, not created.
   for (const ns of spec.linux.namespaces) {
     if (!ns.path) continue;
@@ -111,7 +118,12 @@ export function buildPlan(input: PlanInput): PlanRecord[] {
   for (const [path, major, minor] of devIsBind ? [] : DEFAULT_DEVICES) {
     add('mknod', [path, 'c', major, minor, '666', 0, 0], `create ${path}`);
   }
+  const parents = new Set(['/dev']);
   for (const device of spec.linux.devices ?? []) {
+    // Missing parents are made, as runc makes them (/dev/cpu/0/cpuid, a --device directory's tree).
+    const parent = posix.dirname(device.path);
+    if (!parents.has(parent)) add('mkdirs', [parent, '755'], `create ${parent}`);
+    parents.add(parent);
     const mode = ((device.fileMode ?? 0o666) & 0o7777).toString(8);
     add('mknod', [device.path, device.type, device.major ?? 0, device.minor ?? 0, mode, device.uid ?? 0, device.gid ?? 0], `create ${device.path}`);
   }
@@ -126,7 +138,7 @@ export function buildPlan(input: PlanInput): PlanRecord[] {
   add('mkdirs', [spec.process.cwd, '755'], `create the working directory ${spec.process.cwd}`);
   if (spec.root.readonly) add('remount', ['/', MS.RDONLY], 'make the root filesystem read-only');
 
-  addProcessSteps(add, spec.process);
+  addProcessSteps(add, spec.process, spec.linux.seccomp && seccompProgram(spec.linux.seccomp, input.seccompCache));
   return plan;
 }
 
@@ -134,9 +146,10 @@ type Add = (op: string, args: readonly Field[], describe: string) => void;
 
 /**
  * The steps that turn the child into the container's process: terminal or session, working
- * directory, limits, credentials, environment, exec. Shared by a container's init and `exec`.
+ * directory, limits, credentials, syscall filter, environment, exec. Shared by a container's
+ * init and `exec`.
  */
-function addProcessSteps(add: Add, proc: Process, init = true): void {
+function addProcessSteps(add: Add, proc: Process, filter: Buffer | undefined, init = true): void {
   if (proc.terminal) add('console', [init ? 1 : 0], 'set up the terminal');
   else add('setsid', [], 'start a session');
   add('chdir', [proc.cwd], `change to the working directory ${proc.cwd}`);
@@ -145,14 +158,23 @@ function addProcessSteps(add: Add, proc: Process, init = true): void {
     add('rlimit', [rlimitNumber(limit.type), limit.soft, limit.hard], `set ${limit.type}`);
   }
   add('umask', [(proc.user.umask ?? 0o022).toString(8)], 'set the umask');
+  // Without no_new_privs, loading a filter takes CAP_SYS_ADMIN: before the capabilities go (runc's
+  // order), so the filter must allow what the shim does afterwards, as Docker's default does.
+  if (filter && !proc.noNewPrivileges) addSeccomp(add, filter);
   const caps = proc.capabilities ?? {};
   add('bounding', [capabilityMask(caps.bounding)], 'drop capabilities from the bounding set');
   add('user', [proc.user.uid, proc.user.gid, (proc.user.additionalGids ?? []).join(',')], `switch to user ${proc.user.uid}:${proc.user.gid}`);
   add('caps', [capabilityMask(caps.effective), capabilityMask(caps.permitted), capabilityMask(caps.inheritable)], 'set capabilities');
   if (proc.noNewPrivileges) add('no-new-privs', [], 'set no_new_privs');
   add('env', proc.env, 'set the environment');
+  // With no_new_privs, anyone may load a filter: as late as possible, so it constrains only the command.
+  if (filter && proc.noNewPrivileges) addSeccomp(add, filter);
   const path = proc.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '';
   add('exec', [path, ...proc.args], `exec ${JSON.stringify(proc.args[0])}`);
+}
+
+function addSeccomp(add: Add, filter: Buffer): void {
+  add('seccomp', [filter.toString('hex')], `load the seccomp filter (${filter.length / 8} BPF instructions)`);
 }
 
 /** The namespaces `exec` joins, in the order setns needs them: the mount namespace last. */
@@ -164,6 +186,10 @@ export interface ExecPlanInput {
   readonly process: Process;
   /** Files to write "0" into: v1 `tasks`, and `cgroup.procs` of the cgroup2 directory. */
   readonly cgroupFiles: readonly string[];
+  /** The container's syscall filter (none for `exec --privileged`). */
+  readonly seccomp?: LinuxSeccomp;
+  /** Where compiled syscall filters are kept (see seccompProgram). */
+  readonly seccompCache?: string;
 }
 
 /** A plan that runs one more process inside a running container (`exec`). */
@@ -176,7 +202,7 @@ export function buildExecPlan(input: ExecPlanInput): PlanRecord[] {
   if (input.process.terminal) add('tty', [], 'relay a terminal');
   for (const type of EXEC_NAMESPACES) add('setns', [type, `/proc/${input.pid}/ns/${type}`], `join the ${type} namespace`);
   for (const file of input.cgroupFiles) add('cgroup-join', [file], `join cgroup ${file}`);
-  addProcessSteps(add, input.process, false);
+  addProcessSteps(add, input.process, input.seccomp && seccompProgram(input.seccomp, input.seccompCache), false);
   return plan;
 }
 
