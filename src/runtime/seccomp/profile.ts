@@ -1,7 +1,7 @@
 import { release } from 'node:os';
 import { WhaleboxError } from '../../util/errors.js';
 import type { LinuxSeccomp } from '../oci-spec.js';
-import defaultProfileJson from './default-profile.json' with { type: 'json' };
+import { defaultProfile } from './default-profile.js';
 import { compileArgs } from './compile-args.js';
 
 /**
@@ -43,8 +43,8 @@ interface Condition {
   readonly minKernel?: string | null;
 }
 
-/** Docker's default profile; its shape is checked here, by the compiler, not at each start. */
-const DEFAULT_PROFILE: DockerProfile = defaultProfileJson;
+/** Docker's default profile, assembled once per process. */
+const DEFAULT_PROFILE: DockerProfile = defaultProfile();
 
 /** What a profile is resolved against. */
 export interface SeccompHost {
