@@ -126,7 +126,7 @@ export function createContainer(
   config = { ...config, stopSignal: config.stopSignal ?? imageConfig.StopSignal, publish: publishedPorts(config, imageConfig.ExposedPorts) };
   const user = resolveUser(image.layerDirs, config.user || imageConfig.User || '');
   const dir = bundleDir(context, id);
-  const spec = buildSpec({ id, config, image: imageConfig, layerDirs: image.layerDirs, user, bundleDir: dir, hostname, cgroupParent: context.cgroupParent });
+  const spec = buildSpec({ id, config, image: imageConfig, layerDirs: image.layerDirs, user, bundleDir: dir, hostname, cgroupParent: context.cgroupParent, seccompCache: context.paths.seccompCache });
   config = { ...config, process: spec.process.args };
   // Values the kernel would refuse are refused now, before anything exists to clean up.
   for (const version of [1, 2] as const) limitWrites(version, spec.linux.resources);

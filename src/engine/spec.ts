@@ -31,6 +31,8 @@ export interface SpecInput {
   readonly hostname: string;
   /** The cgroup that holds the containers' cgroups (`--cgroup-parent`, default whalebox). */
   readonly cgroupParent: string;
+  /** Where resolved seccomp filters are kept (the run root's); none: resolved each time. */
+  readonly seccompCache?: string;
 }
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -186,7 +188,7 @@ export function buildSpec(input: SpecInput): Spec {
     annotations: { [OVERLAY_ANNOTATION]: overlay.join(','), [OVERLAY_LOWER_BASE_ANNOTATION]: lower[0]?.layersDir ?? '/' },
   };
   // The profile's rules follow the capabilities the container holds; --privileged has no filter (Docker).
-  const seccomp = security.privileged ? undefined : containerSeccomp(security.seccomp, spec.process.capabilities?.bounding ?? []);
+  const seccomp = security.privileged ? undefined : containerSeccomp(security.seccomp, spec.process.capabilities?.bounding ?? [], input.seccompCache);
   if (seccomp) spec.linux.seccomp = seccomp;
   return spec;
 }

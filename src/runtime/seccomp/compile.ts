@@ -1,12 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { release, version } from 'node:os';
-import { join } from 'node:path';
-import { errnoCode } from '../../util/errors.js';
 import { shimPath } from '../launcher.js';
 import type { LinuxSeccomp } from '../oci-spec.js';
 import { compileArgs } from './compile-args.js';
+import { memo } from './memo.js';
 
 /** A program is struct sock_filter[] (8 bytes each), and the kernel takes at most 4096. */
 const INSN_BYTES = 8;
@@ -15,38 +13,15 @@ const MAX_INSNS = 4096;
 /**
  * The filter as the BPF program that the shim's `seccomp` step loads. libseccomp (in the shim)
  * takes about 10 ms to compile Docker's default profile, too long for every start: programs
- * are kept in CACHE (a directory; the run root's, so a reboot, which may bring a new kernel,
- * empties it), named by a hash of everything they depend on.
+ * are kept in CACHE (the run root's, see memo.ts), keyed by everything they depend on: the
+ * filter, the shim binary (a rebuilt one may have a newer libseccomp), the kernel.
  */
 export function seccompProgram(seccomp: LinuxSeccomp, cache?: string): Buffer {
-  if (!cache) return compile(compileArgs(seccomp));
-  const file = join(cache, `${cacheKey(seccomp)}.bpf`);
-  const kept = readProgram(file);
-  if (kept) return kept;
-  const program = compile(compileArgs(seccomp));
-  mkdirSync(cache, { recursive: true, mode: 0o700 });
-  // Renamed into place: a concurrent start finds the whole program or none.
-  const partial = `${file}.${process.pid}.tmp`;
-  writeFileSync(partial, program, { mode: 0o600 });
-  renameSync(partial, file);
-  return program;
-}
-
-/** The filter, the shim binary (a rebuilt one may have a newer libseccomp), the kernel. */
-function cacheKey(seccomp: LinuxSeccomp): string {
   const shim = statSync(shimPath());
-  const inputs = [shim.dev, shim.ino, shim.size, shim.mtimeMs, release(), version(), process.arch, seccomp];
-  return createHash('sha256').update(JSON.stringify(inputs)).digest('hex');
-}
-
-function readProgram(file: string): Buffer | undefined {
-  try {
-    const program = readFileSync(file);
-    return isProgram(program) ? program : undefined;
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined;
-    throw err;
-  }
+  const key = JSON.stringify([shim.dev, shim.ino, shim.size, shim.mtimeMs, release(), version(), process.arch, seccomp]);
+  const program = memo(cache, 'bpf', key, () => compile(compileArgs(seccomp)));
+  if (!isProgram(program)) throw new Error('a kept seccomp program is damaged; remove the run root\'s seccomp directory');
+  return program;
 }
 
 function isProgram(bytes: Buffer): boolean {

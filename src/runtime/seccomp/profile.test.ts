@@ -8,7 +8,7 @@ import { containerSeccomp, parseProfile, parseProfileText, resolveProfile } from
 import { allCapabilities } from '../capabilities.js';
 
 const AMD64 = { arch: 'amd64', kernel: '6.18.44-fc-v657' };
-const defaults = (caps: readonly string[] = DOCKER_DEFAULT_CAPABILITIES, host = AMD64): LinuxSeccomp => containerSeccomp('default', caps, host)!;
+const defaults = (caps: readonly string[] = DOCKER_DEFAULT_CAPABILITIES, host = AMD64): LinuxSeccomp => containerSeccomp('default', caps, undefined, host)!;
 
 /** The rules that name SYSCALL, as [action, errnoRet, args]. */
 function rulesFor(seccomp: LinuxSeccomp, syscall: string): unknown[][] {
@@ -67,7 +67,7 @@ test('the default profile passes the file checks, and the shim can take it on ev
 });
 
 test('unconfined has no filter', () => {
-  assert.equal(containerSeccomp('unconfined', DOCKER_DEFAULT_CAPABILITIES, AMD64), undefined);
+  assert.equal(containerSeccomp('unconfined', DOCKER_DEFAULT_CAPABILITIES, undefined, AMD64), undefined);
 });
 
 test('a custom profile: name or names, architectures kept, no default action and no rules is no filter', () => {
@@ -76,7 +76,7 @@ test('a custom profile: name or names, architectures kept, no default action and
     architectures: ['SCMP_ARCH_X86_64'],
     syscalls: [{ name: 'mkdir', action: 'SCMP_ACT_ERRNO', errnoRet: 1 }, { names: ['mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, unknownKey: true }],
   });
-  assert.deepEqual(containerSeccomp(text, [], AMD64), {
+  assert.deepEqual(containerSeccomp(text, [], undefined, AMD64), {
     defaultAction: 'SCMP_ACT_ALLOW',
     architectures: ['SCMP_ARCH_X86_64'],
     syscalls: [
@@ -84,13 +84,13 @@ test('a custom profile: name or names, architectures kept, no default action and
       { names: ['mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
     ],
   });
-  assert.equal(containerSeccomp('{"syscalls": null}', [], AMD64), undefined);
+  assert.equal(containerSeccomp('{"syscalls": null}', [], undefined, AMD64), undefined);
   assert.equal(resolveProfile(parseProfileText('{}'), [], AMD64), undefined);
 });
 
 test('a malformed profile is refused with Docker\'s words and what is wrong', () => {
   const refused = (text: string, why: RegExp): void => {
-    assert.throws(() => containerSeccomp(text, [], AMD64), (err: Error & { exitCode?: number }) => {
+    assert.throws(() => containerSeccomp(text, [], undefined, AMD64), (err: Error & { exitCode?: number }) => {
       assert.equal(err.exitCode, 125);
       assert.match(err.message, /^Decoding seccomp profile failed: /);
       assert.match(err.message, why);

@@ -2,6 +2,7 @@ import { release } from 'node:os';
 import { WhaleboxError } from '../../util/errors.js';
 import type { LinuxSeccomp } from '../oci-spec.js';
 import { defaultProfile } from './default-profile.js';
+import { memo } from './memo.js';
 import { compileArgs } from './compile-args.js';
 
 /**
@@ -43,8 +44,6 @@ interface Condition {
   readonly minKernel?: string | null;
 }
 
-/** Docker's default profile, assembled once per process. */
-const DEFAULT_PROFILE: DockerProfile = defaultProfile();
 
 /** What a profile is resolved against. */
 export interface SeccompHost {
@@ -59,9 +58,13 @@ export interface SeccompHost {
  * anything else the text of a profile file. CAPABILITIES is the container's bounding set,
  * which turns on the rules that need them (mount with CAP_SYS_ADMIN, …).
  */
-export function containerSeccomp(option: string, capabilities: readonly string[], host: SeccompHost = currentHost()): LinuxSeccomp | undefined {
+export function containerSeccomp(option: string, capabilities: readonly string[], cache?: string, host: SeccompHost = currentHost()): LinuxSeccomp | undefined {
   if (option === 'unconfined') return undefined;
-  if (option === 'default') return resolveProfile(DEFAULT_PROFILE, capabilities, host);
+  if (option === 'default') {
+    // The same few capability sets come back start after start: their filters are kept (memo.ts).
+    const resolved = memo(cache, 'json', JSON.stringify([capabilities, host]), () => Buffer.from(JSON.stringify(resolveProfile(defaultProfile(), capabilities, host) ?? null)));
+    return (JSON.parse(resolved.toString()) as LinuxSeccomp | null) ?? undefined;
+  }
   const seccomp = resolveProfile(parseProfileText(option), capabilities, host);
   // Refused now rather than when the container starts: the shim takes only what it can load.
   if (seccomp) decoding(() => compileArgs(seccomp));
