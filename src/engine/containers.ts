@@ -138,7 +138,7 @@ export function createContainer(
     // The upper dir's mode is the container root's: it must let every user in.
     for (const sub of ['diff', 'work', 'rootfs']) mkdirSync(join(dir, sub), { mode: sub === 'work' ? 0o700 : 0o755 });
     makeInitLayer(join(dir, INIT_LAYER));
-    writeFileSync(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
     writeFileSync(join(dir, 'hostname'), `${hostname}\n`);
     writeFileSync(join(dir, 'hosts'), hostsFile(config.network, config.addHosts));
     writeFileSync(join(dir, 'resolv.conf'), resolvConf(config.network, config.dns));

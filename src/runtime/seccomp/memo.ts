@@ -40,21 +40,17 @@ function read(file: string, key: string): Buffer | undefined {
   return bytes.subarray(4 + length);
 }
 
-/** 64-bit FNV-1a of the text, as 16 hex digits. */
+/**
+ * FNV-1a (32-bit) over the text's UTF-8 bytes taken four at a time, as 8 hex digits: a key of
+ * several kilobytes costs a cold process a fraction of a millisecond. Its collisions cost a
+ * recompile, nothing more (the key is compared).
+ */
 export function fnv1a(text: string): string {
-  let hash = 0xcbf29ce484222325n;
   const bytes = Buffer.from(text);
-  // Two 32-bit halves: BigInt per byte would cost more than the hash saves.
-  let hi = Number(hash >> 32n);
-  let lo = Number(hash & 0xffffffffn);
-  for (const byte of bytes) {
-    lo = (lo ^ byte) >>> 0;
-    // Multiply by the FNV prime 0x100000001b3 modulo 2^64, in 32-bit pieces.
-    const loProduct = lo * 0x1b3;
-    const carry = Math.floor(loProduct / 0x100000000);
-    hi = (hi * 0x1b3 + lo * 0x100 + carry) >>> 0;
-    lo = loProduct >>> 0;
-  }
-  hash = (BigInt(hi) << 32n) | BigInt(lo);
-  return hash.toString(16).padStart(16, '0');
+  const padded = new Uint8Array((bytes.length + 3) & ~3);
+  padded.set(bytes);
+  const words = new Int32Array(padded.buffer);
+  let hash = 0x811c9dc5 ^ bytes.length;
+  for (let i = 0; i < words.length; i++) hash = Math.imul(hash ^ words[i]!, 0x01000193);
+  return (hash >>> 0).toString(16).padStart(8, '0');
 }
