@@ -49,16 +49,18 @@ function inspect(image: string): { Config: Record<string, unknown>; RootFS: { La
   return (JSON.parse(result.stdout) as Array<{ Config: Record<string, unknown>; RootFS: { Layers: string[] } }>)[0]!;
 }
 
-/** Starts a build whose RUN prints "started" and then runs `command`; resolves once it printed. */
+/** Starts a build whose RUN prints "started" and then runs `command`; resolves once the step printed it. */
 async function buildRunning(name: string, command: string): Promise<{ child: ChildProcess; exited: Promise<number | null>; stderr: () => string }> {
   const dir = contextDir(name, { Dockerfile: `FROM busybox\nRUN echo started && ${command}\n` });
   const child = store.spawn(['build', dir]);
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // The step's output line (`#2 0.012 started`), not the step's name, which says "started" too.
+  const running = (): boolean => /^#\d+ \d+\.\d{3} started$/m.test(stderr);
   const deadline = Date.now() + 30_000;
-  while (!stderr.includes('started') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.ok(stderr.includes('started'), stderr);
+  while (!running() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok(running(), stderr);
   return { child, exited, stderr: () => stderr };
 }
 
