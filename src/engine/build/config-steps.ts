@@ -37,7 +37,7 @@ export interface Expand {
   words(raw: string): string[];
 }
 
-export const DEFAULT_SHELL: readonly string[] = ['/bin/sh', '-c'];
+const DEFAULT_SHELL: readonly string[] = ['/bin/sh', '-c'];
 
 /** A command as the image stores it: exec form as given, shell form through the stage's SHELL. */
 export function commandArgs(command: CommandForm, config: ImageRunConfig): string[] {
