@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Context } from '../engine/context.js';
+import { parseFilters } from '../engine/filters.js';
 import { parseLogTime } from '../engine/logs.js';
-import { WhaleboxError } from '../util/errors.js';
 import { define as defineBuild } from './build.js';
 import { confirm } from './confirm.js';
 import { humanSize } from './format.js';
@@ -26,13 +26,8 @@ export function defineBuilder(command: Command, context: () => Context): void {
     });
 }
 
-/** `--filter until=…` (a duration or a time, as `logs --until`); no other filter is known. */
-function untilFilter(filters: readonly string[]): number | undefined {
-  let until: number | undefined;
-  for (const filter of filters) {
-    const [key, value = ''] = filter.split(/=(.*)/s);
-    if (key !== 'until') throw new WhaleboxError(`invalid filter '${key}'`, 1);
-    until = Number(parseLogTime(value) / 1_000_000n);
-  }
-  return until;
+/** `--filter until=…` (a duration or a time, as `logs --until`), the newest one if several. */
+function untilFilter(filterArgs: readonly string[]): number | undefined {
+  const value = parseFilters(filterArgs, ['until']).get('until')?.at(-1);
+  return value === undefined ? undefined : Number(parseLogTime(value) / 1_000_000n);
 }
